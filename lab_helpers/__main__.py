@@ -1,0 +1,81 @@
+"""Command line: ``python -m lab_helpers run|check|clean``.
+
+``run``   builds the abalone pipeline in the current mode (LAB_MODE; local by default outside
+          Studio), runs it, prints a step table and the evaluation metrics, and exits 0 only if
+          the execution succeeded.  ``--param Name=Value`` overrides a pipeline parameter,
+          ``--json`` ends with one machine-readable line.
+"""
+
+import argparse
+import json
+import sys
+
+
+def _parse_params(items):
+    params = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--param expects Name=Value (e.g. --param MseThreshold=0.5), got {item!r}")
+        params[name] = value
+    return params
+
+
+def cmd_run(args):
+    from . import monitor, pipelines, sessions
+
+    if args.mode:
+        import os
+
+        os.environ["LAB_MODE"] = args.mode
+    sess = sessions.session(args.mode)
+    if args.json and sessions.mode_of(sess) == "local":
+        from .local.cloud import lab_log_sink_to_stderr
+
+        lab_log_sink_to_stderr(sess.cloud)
+    out = sys.stderr if args.json else sys.stdout
+    print(f"Mode: {sessions.mode_of(sess)} · region {sess.boto_region_name} · bucket {sess.default_bucket()}", file=out)
+    pipeline = pipelines.abalone_pipeline(sess)
+    declared = {p.name for p in pipeline.parameters}
+    params = _parse_params(args.param)
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        print(f"Unknown pipeline parameter(s): {', '.join(unknown)}. The pipeline's parameters are: "
+              f"{', '.join(sorted(declared))}.", file=sys.stderr)
+        return 2
+    pipeline.upsert(role_arn=sessions.execution_role(sess))
+    print(f"Pipeline {pipeline.name} upserted; starting an execution…", file=out)
+    execution = pipeline.start(parameters=params or None)
+    execution.wait(delay=5, max_attempts=720) if sessions.mode_of(sess) == "remote" else execution.wait()
+    summary = monitor.execution_summary(sess, execution.arn)
+    print(monitor.format_summary(summary), file=out)
+    if args.json:
+        print(json.dumps({"status": summary["status"],
+                          "steps": {s["name"]: s["status"] for s in summary["steps"]},
+                          "metrics": summary["metrics"]}))
+    return 0 if summary["status"] == "Succeeded" else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lab_helpers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="build and run the abalone pipeline")
+    run.add_argument("--param", action="append", metavar="Name=Value", help="override a pipeline parameter")
+    run.add_argument("--json", action="store_true", help="end with one JSON line (status, steps, metrics)")
+    run.add_argument("--mode", choices=["local", "remote"], help="override LAB_MODE")
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # a setup problem: say what and how to fix, not a deep traceback
+        from .sessions import LabSetupError
+
+        if isinstance(exc, (LabSetupError, ValueError, FileNotFoundError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Which AWS container images the kit's local runtime can stand in for, and how.
+
+Local mode never pulls an image.  It recognises the image URI the SDK put in the request
+(``image_uris.retrieve(...)`` gives the same URI offline as in Studio) and runs the job as
+a host process that honours that image's contract.
+"""
+
+import re
+
+_ECR = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
+)
+
+#: repository -> versions (tag prefixes) the runtime supports, and what it runs them as
+SUPPORTED = {
+    "sagemaker-xgboost": {
+        "versions": ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1"),
+        "training": "the built-in XGBoost algorithm (train/validation channels, text/csv or text/libsvm)",
+        "processing": "Python scripts run with the host interpreter (ScriptProcessor, command=['python3'])",
+        "inference": "XGBoost serving for batch transform (text/csv in, one prediction per line out)",
+    },
+    "sagemaker-scikit-learn": {
+        "versions": ("0.23-1", "1.0-1", "1.2-1"),
+        "processing": "Python scripts run with the host interpreter (SKLearnProcessor)",
+    },
+}
+
+
+class UnsupportedImage(ValueError):
+    """The local runtime cannot stand in for this image (for this purpose)."""
+
+
+def describe_supported():
+    lines = []
+    for repo, spec in SUPPORTED.items():
+        uses = ", ".join(k for k in ("training", "processing", "inference") if k in spec)
+        lines.append(f"{repo}:{{{', '.join(spec['versions'])}}} ({uses})")
+    return "; ".join(lines)
+
+
+def resolve(image_uri, purpose):
+    """Return (repository, version) for an image the runtime can run for ``purpose``.
+
+    ``purpose`` is "training", "processing" or "inference".  Anything else raises
+    :class:`UnsupportedImage` with a message naming the image and listing what is supported.
+    """
+    match = _ECR.match(image_uri or "")
+    repo = match.group("repo") if match else None
+    tag = (match.group("tag") or "") if match else ""
+    spec = SUPPORTED.get(repo)
+    version = None
+    if spec:
+        version = next((v for v in spec["versions"] if tag == v or tag.startswith(v + "-")), None)
+    if not spec or not version or purpose not in spec:
+        raise UnsupportedImage(
+            f"The kit's local mode cannot run image '{image_uri}' for {purpose}: it has no stand-in for it. "
+            f"Local mode supports: {describe_supported()}. "
+            "Use one of those (image_uris.retrieve('xgboost', region, '1.7-1') or an SKLearnProcessor "
+            "with framework_version '1.2-1'), or run this step in remote mode."
+        )
+    return repo, version

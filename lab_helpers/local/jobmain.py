@@ -1,0 +1,113 @@
+"""Entry point of a job process: ``python -m lab_helpers.local.jobmain <spec.json>``.
+
+The runtime writes a spec (what to run, and which container paths map to which host
+folders), starts this module in a fresh interpreter, and reads its output as the job's log.
+Here we install the path overlay - so ``/opt/ml/...`` is this job's own folder - and then
+run what the image would run: a processing script, the built-in XGBoost algorithm's
+training, or its batch-transform serving.
+
+Kept free of heavy imports (no SageMaker SDK): every job pays for what it imports.
+"""
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+
+def _write_reason(text):
+    """Leave the failure reason beside the job's root (outside /opt/ml, where the script can't clobber it)."""
+    try:
+        Path("failure-reason").write_text(text)
+    except OSError:
+        pass
+
+
+def run_script(spec):
+    from . import overlay
+
+    script = spec["script"]
+    host_script = overlay.translate(script)
+    if not os.path.isfile(host_script):
+        print(f"python3: can't open file '{script}': [Errno 2] No such file or directory", file=sys.stderr)
+        _write_reason(f"ClientError: the job's entry point script {script} was not found in the container.")
+        return 2
+    with open(host_script, "rb") as handle:
+        source = handle.read()
+    os.chdir(spec.get("cwd", "/"))
+    sys.argv = [script] + list(spec.get("argv", []))
+    sys.path.insert(0, os.path.dirname(script))
+    module = {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__}
+    try:
+        code = compile(source, script, "exec")
+        exec(code, module)  # noqa: S102 - running the job's script is the point
+    except SystemExit as exc:
+        status = exc.code
+        if status is None or status == 0:
+            return 0
+        if isinstance(status, int):
+            _write_reason(f"the script {script} exited with status {status}")
+            return status
+        print(status, file=sys.stderr)
+        _write_reason(f"{status}")
+        return 1
+    except BaseException as exc:  # the script's own error: show it as the container would
+        traceback.print_exc()
+        summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        _write_reason(f"{summary}")
+        return 1
+    return 0
+
+
+def run_xgboost_training(spec):
+    from .algorithms import xgboost_algorithm
+
+    return xgboost_algorithm.run_training("/opt/ml")
+
+
+def run_xgboost_transform(spec):
+    from .algorithms import xgboost_algorithm
+
+    try:
+        booster = xgboost_algorithm.load_model(spec["model_dir"])
+        total = 0
+        for source, target in spec["files"]:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            n = xgboost_algorithm.transform_file(
+                spec["model_dir"], source, target, spec.get("content_type", "text/csv"),
+                spec.get("accept", "text/csv"), booster=booster,
+            )
+            print(f"transformed {source} -> {target}: {n} records")
+            total += n
+        print(f"batch transform complete: {len(spec['files'])} file(s), {total} records")
+    except Exception as exc:
+        traceback.print_exc()
+        _write_reason("ClientError: " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        return 1
+    return 0
+
+
+KINDS = {
+    "script": run_script,
+    "xgboost-training": run_xgboost_training,
+    "xgboost-transform": run_xgboost_transform,
+}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0]) as handle:
+        spec = json.load(handle)
+    from . import overlay
+
+    overlay.install(spec["mapping"])
+    os.environ.update(spec.get("env", {}))
+    return KINDS[spec["kind"]](spec)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 1)

@@ -1,0 +1,33 @@
+"""The local-mode session: the SDK's own ``PipelineSession``, wired to the kit's offline AWS."""
+
+from sagemaker.workflow.pipeline_context import PipelineSession
+
+from ..sessions import LOCAL_SDK_CONFIG
+
+
+class LocalLabSession(PipelineSession):
+    """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
+
+    Use it wherever the lesson uses ``PipelineSession()`` or ``LocalPipelineSession()``:
+    estimators, processors, models and steps take it as ``sagemaker_session``, and
+    ``pipeline.upsert()`` / ``pipeline.start()`` run the pipeline offline.  Because it is a
+    real ``PipelineSession``, the SDK takes the same code path it takes in Studio: the same
+    pipeline definition, the same S3 URIs, the same API calls.
+    """
+
+    lab_mode = "local"
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.lab_role_arn = cloud.role_arn
+        super().__init__(boto_session=cloud.boto_session(), sagemaker_config=LOCAL_SDK_CONFIG)
+
+    def local_path(self, s3_uri):
+        """The local file (or folder) that is the twin of ``s3://bucket/key``."""
+        if not s3_uri.startswith("s3://"):
+            raise ValueError(f"{s3_uri!r} is not an s3:// URI")
+        bucket, _, key = s3_uri[5:].partition("/")
+        return self.cloud.s3.path_for(bucket, key)
+
+    def __repr__(self):
+        return f"<LocalLabSession region={self.boto_region_name} home={self.cloud.home}>"

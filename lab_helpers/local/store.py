@@ -1,0 +1,171 @@
+"""The local control plane's memory: one SQLite file shared by every process on the machine.
+
+In AWS, the SageMaker service remembers pipelines, executions, jobs and the model
+registry.  Offline, the kit keeps the same records here, so a notebook started in a
+new kernel (or another terminal) sees what an earlier one created.
+
+SQLite gives us atomic, concurrent-safe writes across processes (WAL journal, and
+``BEGIN IMMEDIATE`` for read-modify-write), so two executions started at once from
+two processes are both recorded and neither is corrupted.
+"""
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    kind    TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    arn     TEXT NOT NULL,
+    parent  TEXT,
+    created REAL NOT NULL,
+    doc     TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE INDEX IF NOT EXISTS resources_parent ON resources (kind, parent);
+CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
+CREATE TABLE IF NOT EXISTS log_events (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp     TEXT NOT NULL,
+    stream  TEXT NOT NULL,
+    ts      INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (grp, stream, seq);
+"""
+
+
+class Store:
+    """Typed JSON documents keyed by (kind, name), plus CloudWatch-style log events."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        with self.transaction():
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                self._conn.execute(statement)
+
+    def close(self):
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """An exclusive write transaction (other processes wait, up to a minute)."""
+        with self._lock:
+            if self._conn.in_transaction:  # nested: join the outer one
+                yield self
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- documents -------------------------------------------------------------------
+    def put(self, kind, name, arn, doc, parent=None, created=None):
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT created FROM resources WHERE kind=? AND name=?", (kind, name)
+            ).fetchone()
+            created = row[0] if row else (created if created is not None else time.time())
+            self._conn.execute(
+                "INSERT OR REPLACE INTO resources (kind, name, arn, parent, created, doc) VALUES (?,?,?,?,?,?)",
+                (kind, name, arn, parent, created, json.dumps(doc, default=str)),
+            )
+
+    def get(self, kind, name):
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc FROM resources WHERE kind=? AND name=?", (kind, name)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_by_arn(self, kind, arn):
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc FROM resources WHERE kind=? AND arn=?", (kind, arn)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list(self, kind, parent=None):
+        """Documents of a kind (optionally under one parent), oldest first."""
+        query = "SELECT doc FROM resources WHERE kind=?"
+        args = [kind]
+        if parent is not None:
+            query += " AND parent=?"
+            args.append(parent)
+        query += " ORDER BY created, rowid"
+        with self._lock:
+            rows = self._conn.execute(query, args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def delete(self, kind, name):
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM resources WHERE kind=? AND name=?", (kind, name))
+        return cur.rowcount > 0
+
+    def delete_children(self, kind, parent):
+        with self._lock:
+            self._conn.execute("DELETE FROM resources WHERE kind=? AND parent=?", (kind, parent))
+
+    def update(self, kind, name, change):
+        """Atomically apply ``change(doc) -> doc`` to a stored document; returns the new doc (or None)."""
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT arn, parent, doc FROM resources WHERE kind=? AND name=?", (kind, name)
+            ).fetchone()
+            if row is None:
+                return None
+            doc = change(json.loads(row[2]))
+            self._conn.execute(
+                "UPDATE resources SET doc=? WHERE kind=? AND name=?",
+                (json.dumps(doc, default=str), kind, name),
+            )
+            return doc
+
+    # -- logs ------------------------------------------------------------------------
+    def append_log(self, group, stream, message, ts_ms=None):
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO log_events (grp, stream, ts, message) VALUES (?,?,?,?)",
+                (group, stream, int(ts_ms if ts_ms is not None else time.time() * 1000), message),
+            )
+
+    def log_streams(self, group, prefix=""):
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT stream, MIN(ts), MAX(ts), MIN(seq) FROM log_events WHERE grp=? AND stream LIKE ? ESCAPE '\\' "
+                "GROUP BY stream ORDER BY MIN(seq)",
+                (group, _like_prefix(prefix)),
+            ).fetchall()
+        return [{"stream": r[0], "first": r[1], "last": r[2]} for r in rows]
+
+    def log_events(self, group, stream, after_seq=0, limit=10000):
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, ts, message FROM log_events WHERE grp=? AND stream=? AND seq>? ORDER BY seq LIMIT ?",
+                (group, stream, after_seq, limit),
+            ).fetchall()
+        return [{"seq": r[0], "ts": r[1], "message": r[2]} for r in rows]
+
+    def delete_logs(self, group, stream_prefix):
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM log_events WHERE grp=? AND stream LIKE ? ESCAPE '\\'", (group, _like_prefix(stream_prefix))
+            )
+
+
+def _like_prefix(prefix):
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

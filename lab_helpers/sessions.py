@@ -1,0 +1,116 @@
+"""Sessions: the one switch between local (offline) and remote (your AWS account) mode.
+
+The lesson's notebooks get everything account-specific from here, so nothing in them
+names an account, a role or a bucket:
+
+    sess = lab_helpers.session()          # LAB_MODE, else remote in Studio / local elsewhere
+    role = lab_helpers.execution_role(sess)
+    bucket = sess.default_bucket()
+"""
+
+import os
+
+from . import config
+
+_ROLE_HELP = (
+    "No SageMaker execution role found. SageMaker jobs run as an IAM role, and outside SageMaker "
+    "Studio the kit cannot discover it. Set LAB_ROLE_ARN to the role's ARN, e.g. "
+    "`export LAB_ROLE_ARN=arn:aws:iam::<your-account-id>:role/<your-SageMaker-execution-role>` "
+    "(IAM console > Roles; the role needs the AmazonSageMakerFullAccess policy), or run the "
+    "notebook in SageMaker Studio, or use local mode (LAB_MODE=local)."
+)
+
+
+class LabSetupError(RuntimeError):
+    """Something the chosen mode needs is missing; the message says how to fix it."""
+
+
+def quiet_sdk():
+    """Silence the SDK's v2 deprecation banner and its config-file INFO lines."""
+    import logging
+
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+
+
+#: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
+LOCAL_SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
+
+def session(mode=None):
+    """A SageMaker ``PipelineSession`` for the chosen mode.
+
+    ``"local"``: offline - no Docker, no AWS account, no network.  The session is a real
+    ``PipelineSession`` (so every SDK call takes the same code path as in Studio), whose AWS
+    calls are answered in-process by the kit: S3 is the folder ``LAB_HOME/s3``, and jobs and
+    pipelines run as host processes.  ``"remote"``: your AWS account (SageMaker Studio, or
+    credentials and region from the environment).  With no argument the mode comes from
+    ``LAB_MODE``, else it is remote inside SageMaker Studio and local elsewhere.
+    """
+    chosen = config.resolve_mode(mode)
+    return local_session() if chosen == "local" else remote_session()
+
+
+def local_session(home=None, region=None):
+    """The offline session (see :func:`session`)."""
+    quiet_sdk()
+    from .local.cloud import LocalCloud
+    from .local.session import LocalLabSession
+
+    cloud = LocalCloud.get(home, region)
+    return LocalLabSession(cloud)
+
+
+def remote_session():
+    """A ``PipelineSession`` for your AWS account, with role and bucket resolved (or a clear error)."""
+    import boto3
+
+    boto_session = boto3.Session()
+    if boto_session.region_name is None:
+        raise LabSetupError(
+            "No AWS region is configured. Set one, e.g. `export AWS_REGION=us-east-1` (or "
+            "`aws configure`), or run in SageMaker Studio, where it is set for you."
+        )
+    if boto_session.get_credentials() is None:
+        raise LabSetupError(
+            "No AWS credentials found. Run `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
+            "or run in SageMaker Studio - or use local mode: `export LAB_MODE=local`."
+        )
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    sess = PipelineSession(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+    sess.lab_mode = "remote"
+    sess.lab_role_arn = _remote_role(sess)
+    return sess
+
+
+def _remote_role(sess):
+    role = os.environ.get("LAB_ROLE_ARN")
+    if role:
+        if not role.startswith("arn:aws") or ":role/" not in role:
+            raise LabSetupError(f"LAB_ROLE_ARN is {role!r}, which is not an IAM role ARN. {_ROLE_HELP}")
+        return role
+    if config.in_studio():
+        import sagemaker
+
+        try:
+            return sagemaker.get_execution_role(sess)
+        except ValueError as exc:
+            raise LabSetupError(f"{_ROLE_HELP} (SageMaker said: {exc})") from None
+    raise LabSetupError(_ROLE_HELP)
+
+
+def execution_role(sess):
+    """The IAM role ARN jobs and pipelines run as in this session's mode."""
+    role = getattr(sess, "lab_role_arn", None)
+    if role:
+        return role
+    return _remote_role(sess)
+
+
+def mode_of(sess):
+    """'local' or 'remote'."""
+    return getattr(sess, "lab_mode", "remote")

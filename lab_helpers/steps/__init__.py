@@ -1,0 +1,1 @@
+"""Scripts that run inside SageMaker processing jobs (each is uploaded alone as the job code)."""
