@@ -46,7 +46,12 @@ def cmd_run(args):
     pipeline.upsert(role_arn=sessions.execution_role(sess))
     print(f"Pipeline {pipeline.name} upserted; starting an execution…", file=out)
     execution = pipeline.start(parameters=params or None)
-    execution.wait(delay=5, max_attempts=720) if sessions.mode_of(sess) == "remote" else execution.wait()
+    from botocore.exceptions import WaiterError
+
+    try:  # wait() raises WaiterError when the execution ends Failed/Stopped; the summary says why
+        execution.wait(delay=5, max_attempts=720) if sessions.mode_of(sess) == "remote" else execution.wait()
+    except WaiterError:
+        pass
     summary = monitor.execution_summary(sess, execution.arn)
     print(monitor.format_summary(summary), file=out)
     if args.json:

@@ -13,13 +13,18 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
+
+
+_REASON_FILE = None  # set by main(): <job dir>/failure-reason, outside the container paths
 
 
 def _write_reason(text):
-    """Leave the failure reason beside the job's root (outside /opt/ml, where the script can't clobber it)."""
+    """Leave the failure reason beside the job's container folder, where the script can't clobber it."""
+    if _REASON_FILE is None:
+        return
     try:
-        Path("failure-reason").write_text(text)
+        with open(_REASON_FILE, "w") as handle:
+            handle.write(text)
     except OSError:
         pass
 
@@ -70,13 +75,12 @@ def run_xgboost_transform(spec):
     from .algorithms import xgboost_algorithm
 
     try:
-        booster = xgboost_algorithm.load_model(spec["model_dir"])
         total = 0
         for source, target in spec["files"]:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             n = xgboost_algorithm.transform_file(
                 spec["model_dir"], source, target, spec.get("content_type", "text/csv"),
-                spec.get("accept", "text/csv"), booster=booster,
+                spec.get("accept", "text/csv"),
             )
             print(f"transformed {source} -> {target}: {n} records")
             total += n
@@ -96,8 +100,11 @@ KINDS = {
 
 
 def main(argv=None):
+    global _REASON_FILE
     argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0]) as handle:
+    spec_path = os.path.abspath(argv[0])
+    _REASON_FILE = os.path.join(os.path.dirname(spec_path), "failure-reason")
+    with open(spec_path) as handle:
         spec = json.load(handle)
     from . import overlay
 

@@ -4,8 +4,8 @@ Where the SDK's local mode would run ``docker compose``, the kit gives every job
 folder that plays the container's file system, lays it out as the real container sees it,
 and runs the job in a fresh host Python process:
 
-    LAB_HOME/jobs/<job name>/root/opt/ml/...     the job's /opt/ml (config, channels, model, output)
-    LAB_HOME/jobs/<job name>/root/<LocalPath>    processing inputs/outputs declared outside /opt/ml
+    LAB_HOME/jobs/<job name>/container/opt/ml/...     the job's /opt/ml (config, channels, model, output)
+    LAB_HOME/jobs/<job name>/container/<LocalPath>    processing inputs/outputs declared outside /opt/ml
 
 Inside the job process, the kit's path overlay (:mod:`lab_helpers.local.overlay`) makes
 ``/opt/ml/...`` (and every declared container path) resolve to that folder, so scripts that
@@ -85,7 +85,7 @@ class Runtime:
         job_dir = self.jobs_dir / name
         if job_dir.exists():
             shutil.rmtree(job_dir)
-        (job_dir / "root" / "opt" / "ml").mkdir(parents=True)
+        (job_dir / "container" / "opt" / "ml").mkdir(parents=True)
         return job_dir
 
     def _stage(self, uri, dest, data_type="S3Prefix"):
@@ -164,7 +164,7 @@ class Runtime:
 
     def _failure_reason(self, job_dir, code, lines, prefix="AlgorithmError"):
         reason_file = job_dir / "failure-reason"
-        failure = job_dir / "root" / "opt" / "ml" / "output" / "failure"
+        failure = job_dir / "container" / "opt" / "ml" / "output" / "failure"
         for f in (failure, reason_file):
             if f.exists() and f.read_text().strip():
                 text = f.read_text().strip()
@@ -197,7 +197,7 @@ class Runtime:
         stream = f"{name}/algo-1-{int(now)}"
         self._header("TrainingJob", name, image)
         job_dir = self._prepare_dir(name)
-        ml = job_dir / "root" / "opt" / "ml"
+        ml = job_dir / "container" / "opt" / "ml"
         try:
             try:
                 images.resolve(image, "training")
@@ -279,9 +279,8 @@ class Runtime:
 
     def _tar_to_s3(self, folder, bucket, key):
         """Pack ``folder`` as a .tar.gz object - written whole or not at all."""
-        target = self.s3.path_for(bucket, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=str(target.parent), prefix=".partial-", suffix=".tar.gz")
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=str(self.jobs_dir), prefix=".partial-", suffix=".tar.gz")
         os.close(fd)
         try:
             with tarfile.open(tmp, "w:gz") as tar:
@@ -305,7 +304,7 @@ class Runtime:
         stream = f"{name}/algo-1-{int(now)}"
         self._header("ProcessingJob", name, image)
         job_dir = self._prepare_dir(name)
-        root = job_dir / "root"
+        root = job_dir / "container"
         try:
             try:
                 images.resolve(image, "processing")
@@ -373,7 +372,7 @@ class Runtime:
         self._header("TransformJob", name, image)
         stream = f"{name}/i-local-{int(now)}"
         job_dir = self._prepare_dir(name)
-        ml = job_dir / "root" / "opt" / "ml"
+        ml = job_dir / "container" / "opt" / "ml"
         try:
             try:
                 images.resolve(image, "inference")

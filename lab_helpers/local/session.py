@@ -5,6 +5,32 @@ from sagemaker.workflow.pipeline_context import PipelineSession
 from ..sessions import LOCAL_SDK_CONFIG
 
 
+def _memoize_config_validation():
+    """Validate an SDK config once, not on every lookup.
+
+    The SDK re-validates ``sagemaker_config`` against its JSON schema on each of the ~100
+    config lookups a pipeline build makes (about 0.3 s each).  Validation depends only on
+    the config's content, so caching its result changes nothing but the time.
+    """
+    import json
+
+    import sagemaker.utils as sdk_utils
+
+    original = sdk_utils.validate_sagemaker_config
+    if getattr(original, "lab_memoized", False):
+        return
+    seen = set()
+
+    def validate(config=None):
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key not in seen:
+            original(config)
+            seen.add(key)
+
+    validate.lab_memoized = True
+    sdk_utils.validate_sagemaker_config = validate
+
+
 class LocalLabSession(PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
@@ -18,6 +44,7 @@ class LocalLabSession(PipelineSession):
     lab_mode = "local"
 
     def __init__(self, cloud):
+        _memoize_config_validation()
         self.cloud = cloud
         self.lab_role_arn = cloud.role_arn
         super().__init__(boto_session=cloud.boto_session(), sagemaker_config=LOCAL_SDK_CONFIG)

@@ -1,0 +1,1 @@
+"""Pure-Python stand-ins for SageMaker built-in algorithm containers (no Docker needed)."""

@@ -1,0 +1,51 @@
+"""Shared test set-up: every test runs offline, in local mode, with its own LAB_HOME."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Before anything imports the SDK: local mode, quiet SDK, and no real AWS credentials in reach.
+os.environ["LAB_MODE"] = "local"
+os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"
+for _var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ.setdefault("AWS_CONFIG_FILE", os.devnull)
+os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory):
+    """One LAB_HOME shared by the tests that only read what a pipeline run produced."""
+    home = tmp_path_factory.mktemp("lab-home")
+    return home
+
+
+@pytest.fixture()
+def lab_home(tmp_path, monkeypatch):
+    """A fresh, empty LAB_HOME for one test."""
+    home = tmp_path / "lab-home"
+    monkeypatch.setenv("LAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture()
+def python_env(lab_home):
+    """Environment for child processes that must see the same LAB_HOME and the kit."""
+    env = dict(os.environ)
+    env["LAB_HOME"] = str(lab_home)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+@pytest.fixture()
+def local_sess(lab_home):
+    import lab_helpers
+
+    return lab_helpers.session("local")
+
+
+PY = sys.executable
