@@ -223,3 +223,101 @@ def abalone_pipeline(
         steps=[step_process, step_train, step_eval, step_cond],
         sagemaker_session=session,
     )
+
+
+OUTLINE_PIPELINE = "LessonOutlinePipeline"
+OUTLINE_GROUP = "PipelineModelPackageGroup"
+
+
+def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_group=OUTLINE_GROUP,
+                     train_uri=None, validation_uri=None, approval_status="Approved"):
+    """The lesson outline's Step 4 pipeline: Train -> AbaloneCreateModel -> RegisterModel.
+
+    The outline's code, corrected: the role, bucket and region come from the session (the
+    outline typed an account id and a bucket by hand), the image is retrieved for the
+    session's region, and ``model.create`` has no ``accelerator_type`` (Elastic Inference
+    is end-of-life).  ``train_uri``/``validation_uri`` default to the kit's prepared splits
+    (see :func:`prepare_outline_data`).
+    """
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.step_collections import RegisterModel
+    from sagemaker.workflow.steps import TrainingStep
+
+    from .sessions import execution_role
+
+    role = role or execution_role(session)
+    s3_bucket = session.default_bucket()
+    if train_uri is None or validation_uri is None:
+        uris = prepare_outline_data(session)
+        train_uri, validation_uri = train_uri or uris["train"], validation_uri or uris["validation"]
+    xgb_image_uri = image_uris.retrieve(framework="xgboost", region=session.boto_region_name, version=XGBOOST_VERSION)
+    model_path = f"s3://{s3_bucket}/{LAB_PREFIX}/pipeline-model/"
+
+    xgb_train = Estimator(
+        image_uri=xgb_image_uri,
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        output_path=model_path,
+        role=role,
+        sagemaker_session=session,
+    )
+    xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2, subsample=0.7)
+    step_train = TrainingStep(
+        name="Train",
+        step_args=xgb_train.fit(inputs={
+            "train": TrainingInput(s3_data=train_uri, content_type="text/csv"),
+            "validation": TrainingInput(s3_data=validation_uri, content_type="text/csv"),
+        }),
+    )
+    model = Model(
+        image_uri=xgb_image_uri,
+        sagemaker_session=session,
+        model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        role=role,
+    )
+    step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))
+    step_register = RegisterModel(
+        name="RegisterModel",
+        estimator=xgb_train,
+        model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        inference_instances=["ml.m5.xlarge"],
+        transform_instances=["ml.m5.xlarge"],
+        model_package_group_name=model_package_group,
+        approval_status=approval_status,
+    )
+    return Pipeline(name=name, steps=[step_train, step_create_model, step_register], sagemaker_session=session)
+
+
+def prepare_outline_data(session, overwrite=False):
+    """The outline's ``pipeline-dataset/train.csv`` and ``validate.csv``: the preprocessed abalone splits.
+
+    The outline assumes "a preprocessed dataset stored in Amazon S3"; the kit makes it with
+    the same preprocessing script the full pipeline runs (seeded, so it is the same data
+    every time) and uploads it once.  Returns ``{"train": uri, "validation": uri}``.
+    """
+    import io
+
+    from . import data
+    from .steps import preprocess
+
+    bucket = session.default_bucket()
+    s3 = session.boto_session.client("s3", region_name=session.boto_region_name)
+    keys = {"train": f"{LAB_PREFIX}/pipeline-dataset/train.csv",
+            "validation": f"{LAB_PREFIX}/pipeline-dataset/validate.csv"}
+    missing = [k for k, key in keys.items() if overwrite or not data._exists(s3, bucket, key)]
+    if missing:
+        frame = preprocess.load_abalone(str(data.abalone_csv()))
+        train, validation, _ = preprocess.preprocess(frame, random_state=42)
+        for split, table in (("train", train), ("validation", validation)):
+            if split in missing:
+                buffer = io.StringIO()
+                table.to_csv(buffer, header=False, index=False)
+                s3.put_object(Bucket=bucket, Key=keys[split], Body=buffer.getvalue().encode(), ContentType="text/csv")
+    return {k: f"s3://{bucket}/{key}" for k, key in keys.items()}
