@@ -93,6 +93,8 @@ class LocalCloud:
         self.logs = LogsApi(self)
         self.runtime = Runtime(self)
         self.engine = Engine(self)
+        if self.runtime.forks is not None:
+            self.runtime.forks.start()  # warm up in the background while the notebook builds its pipeline
 
     @classmethod
     def get(cls, home=None, region=None):

@@ -30,7 +30,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import images
+from . import forkclient, images
+from .forkclient import ForkServer
 from .sagemaker_api import ApiError, validation
 
 LOG_GROUPS = {
@@ -70,6 +71,7 @@ class Runtime:
         self.s3 = cloud.s3
         self.jobs_dir = cloud.home / "jobs"
         self.stop_check = None  # set by the engine while an execution runs
+        self.forks = ForkServer() if forkclient.enabled() else None
 
     # -- shared ---------------------------------------------------------------------------
     def check_image(self, image, purpose):
@@ -119,7 +121,7 @@ class Runtime:
         return count
 
     def _launch(self, job_dir, spec, group, stream):
-        """Run the job process; stream its output; return its exit code."""
+        """Run the job process; stream its output into the log store and the notebook; return (code, lines)."""
         spec_path = job_dir / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=1))
         env = dict(os.environ)
@@ -128,39 +130,91 @@ class Runtime:
         env.pop("PYTHONSTARTUP", None)
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        lines = []
+
+        def emit(line):
+            lines.append(line)
+            self.store.append_log(group, stream, line)
+            self.echo(line)
+
+        pid = None
+        if self.forks is not None:
+            log_path = job_dir / "output.log"
+            pid = self.forks.launch([str(spec_path)], job_dir, env, log_path)
+        if pid is not None:
+            return self._follow_forked(pid, log_path, emit), lines
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab_helpers.local.jobmain", str(spec_path)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=str(job_dir), env=env, bufsize=1, text=True, errors="replace",
+            cwd=str(job_dir), env=env, bufsize=1, text=True, errors="replace", start_new_session=True,
         )
-        lines = []
 
         def pump():
             for line in proc.stdout:
-                line = line.rstrip("\n")
-                lines.append(line)
-                self.store.append_log(group, stream, line)
-                self.echo(line)
+                emit(line.rstrip("\n"))
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
         try:
             while proc.poll() is None:
                 if self.stop_check and self.stop_check():
-                    proc.terminate()
-                    try:
-                        proc.wait(10)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
+                    self._terminate(proc.pid, proc.wait)
                     reader.join(5)
                     raise JobStopped()
                 time.sleep(0.05)
         except BaseException:
             if proc.poll() is None:
-                proc.kill()
+                self._terminate(proc.pid, proc.wait)
             raise
         reader.join()
         return proc.returncode, lines
+
+    def _follow_forked(self, pid, log_path, emit):
+        """Tail a forked job's log file until it exits; returns its exit code."""
+        code = None
+        position = 0
+        pending = ""
+        try:
+            while True:
+                if code is None:
+                    code = self.forks.poll(pid)
+                if log_path.exists():
+                    with open(log_path, "r", errors="replace") as handle:
+                        handle.seek(position)
+                        chunk = handle.read()
+                        position = handle.tell()
+                    pending += chunk
+                    *complete, pending = pending.split("\n")
+                    for line in complete:
+                        emit(line)
+                if code is not None:
+                    if pending:
+                        emit(pending)
+                    return code
+                if self.stop_check and self.stop_check():
+                    self._terminate(pid, lambda timeout: self.forks.wait_exit(pid, timeout))
+                    raise JobStopped()
+                time.sleep(0.02)
+        except BaseException:
+            if code is None:
+                self._terminate(pid, lambda timeout: self.forks.wait_exit(pid, timeout))
+            raise
+
+    @staticmethod
+    def _terminate(pid, wait):
+        """SIGTERM the job's process group (as `docker stop` does), SIGKILL after 10 s."""
+        import signal
+
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            try:
+                if wait(timeout=grace) is not None:
+                    return
+            except subprocess.TimeoutExpired:
+                continue
 
     def _failure_reason(self, job_dir, code, lines, prefix="AlgorithmError"):
         reason_file = job_dir / "failure-reason"

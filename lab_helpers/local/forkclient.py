@@ -1,0 +1,90 @@
+"""The runtime's side of the fork server (see :mod:`lab_helpers.local.forkserver`)."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+
+def enabled():
+    return os.name == "posix" and hasattr(os, "fork") and os.environ.get("LAB_FORK_SERVER", "1") != "0"
+
+
+class ForkServer:
+    """Starts the server once (in the background), then launches jobs through it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._proc = None
+        self._ready = threading.Event()
+        self._pids = {}
+        self._exits = {}
+        self._ids = itertools.count(1)
+        self._failed = False
+
+    def start(self):
+        """Start the server if it is not running (returns at once; imports happen in the background)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            env = dict(os.environ)
+            package_root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+            self._ready.clear()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "lab_helpers.local.forkserver"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, cwd=package_root, start_new_session=True,
+            )
+            threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for raw in proc.stdout:
+            message = json.loads(raw)
+            with self._cond:
+                if message.get("ready"):
+                    self._ready.set()
+                elif "pid" in message and "id" in message:
+                    self._pids[message["id"]] = message["pid"]
+                elif "exit" in message:
+                    self._exits[message["exit"]] = message["code"]
+                self._cond.notify_all()
+        with self._cond:  # the server ended: nothing more will arrive
+            self._failed = True
+            self._ready.set()
+            self._cond.notify_all()
+
+    def launch(self, argv, cwd, env, log_path, timeout=120):
+        """Fork a job process; returns its pid, or None if the server is not usable."""
+        self.start()
+        if not self._ready.wait(timeout) or self._failed:
+            return None
+        request_id = next(self._ids)
+        request = {"id": request_id, "argv": argv, "cwd": str(cwd), "env": env, "log": str(log_path)}
+        with self._lock:
+            try:
+                self._proc.stdin.write((json.dumps(request) + "\n").encode())
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                return None
+        with self._cond:
+            self._cond.wait_for(lambda: request_id in self._pids or self._failed, timeout)
+            return self._pids.pop(request_id, None)
+
+    def poll(self, pid):
+        """The job's exit code, or None while it runs."""
+        with self._cond:
+            if pid in self._exits:
+                return self._exits.pop(pid)
+            if self._failed:
+                return -9
+            return None
+
+    def wait_exit(self, pid, timeout):
+        with self._cond:
+            self._cond.wait_for(lambda: pid in self._exits or self._failed, timeout)
+        return self.poll(pid)

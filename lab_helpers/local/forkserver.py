@@ -1,0 +1,119 @@
+"""A warm process that forks job processes: jobs start in milliseconds, not seconds.
+
+Each SageMaker job runs in a process of its own (as in a container).  Started cold, a job
+process spends 1-3 s importing numpy, pandas, scikit-learn and xgboost before it does ~0.1 s
+of work on the abalone data.  The fork server imports them once, then forks a fresh child
+per job: the child is a new process (own memory, own file descriptors, own /opt/ml overlay),
+with the libraries already loaded.
+
+Protocol (JSON lines on stdin/stdout):
+    -> {"id": 1, "argv": [...], "cwd": "...", "env": {...}, "log": "..."}
+    <- {"id": 1, "pid": 1234}                 the child started
+    <- {"exit": 1234, "code": 0}              the child ended (code: exit status, or -signal)
+
+The server is single-threaded (forking a threaded process is unsafe), reaps its children
+itself, and exits when its stdin closes - i.e. when the process that started it ends.
+Set ``LAB_FORK_SERVER=0`` to start every job cold instead.
+"""
+
+import json
+import os
+import select
+import sys
+
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "sklearn.impute",
+    "sklearn.preprocessing",
+    "sklearn.pipeline",
+    "xgboost",
+    "lab_helpers.local.overlay",
+    "lab_helpers.local.jobmain",
+    "lab_helpers.local.algorithms.xgboost_algorithm",
+)
+
+
+def _child(request):
+    """In the forked child: become the job process, then exit with its status."""
+    code = 1
+    try:
+        os.setpgrp()  # its own process group, so a stop can signal the job and anything it starts
+        fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        if "numpy" in sys.modules:  # a fresh process would not share the server's random state
+            sys.modules["numpy"].random.seed()
+        from lab_helpers.local import jobmain
+
+        code = jobmain.main(request["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report anything, then exit
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+
+
+def _send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def serve():
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - a missing optional library only makes that job slower
+            pass
+    _send({"ready": True, "pid": os.getpid()})
+    stdin = sys.stdin.buffer
+    buffered = b""
+    children = set()
+    while True:
+        readable, _, _ = select.select([stdin], [], [], 0.02)
+        if readable:
+            chunk = os.read(stdin.fileno(), 65536)
+            if not chunk:
+                break
+            buffered += chunk
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _child(request)
+                children.add(pid)
+                _send({"id": request["id"], "pid": pid})
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                children.discard(pid)
+                _send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+    for pid in children:  # our parent is gone: let running jobs finish, do not leave zombies
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+if __name__ == "__main__":
+    serve()
