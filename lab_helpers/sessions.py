@@ -25,12 +25,28 @@ class LabSetupError(RuntimeError):
     """Something the chosen mode needs is missing; the message says how to fix it."""
 
 
+#: SDK loggers whose routine messages drown a lesson in local mode (LAB_SDK_LOGS=1 keeps them).
+_ROUTINE_LOGGERS = {
+    "sagemaker.config": "WARNING",            # "Not applying SDK defaults from location ..."
+    "sagemaker.telemetry": "ERROR",           # says it "will collect telemetry" even when opted out
+    "sagemaker.image_uris": "WARNING",        # "Ignoring unnecessary instance type"
+    "sagemaker.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
+    "sagemaker.workflow._utils": "ERROR",
+    "sagemaker.estimator": "ERROR",           # "No finished training job found ..." while building steps
+}
+
+
 def quiet_sdk():
-    """Silence the SDK's v2 deprecation banner and its config-file INFO lines."""
+    """Silence the SDK's v2 deprecation banner and its routine log lines (local mode)."""
     import logging
+    import warnings
 
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    if os.environ.get("LAB_SDK_LOGS") == "1":
+        return
+    for name, level in _ROUTINE_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+    warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
 
 
 #: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
