@@ -49,6 +49,7 @@ class Store:
         with contextlib.suppress(sqlite3.OperationalError):
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA case_sensitive_like = ON")  # log stream prefixes are case-sensitive in AWS
         with self.transaction():
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 self._conn.execute(statement)
