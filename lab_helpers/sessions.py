@@ -73,6 +73,9 @@ def session(mode=None):
 def local_session(home=None, region=None):
     """The offline session (see :func:`session`)."""
     quiet_sdk()
+    # Without credentials botocore would ask the EC2 metadata service for some (a network call
+    # that waits out a timeout off EC2); local mode never needs them.
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     from .local.cloud import LocalCloud
     from .local.session import LocalLabSession
 
@@ -85,9 +88,11 @@ def remote_session():
     import boto3
 
     boto_session = boto3.Session()
+    if boto_session.region_name is None and os.environ.get("AWS_REGION"):
+        boto_session = boto3.Session(region_name=os.environ["AWS_REGION"])  # boto3 reads AWS_DEFAULT_REGION only
     if boto_session.region_name is None:
         raise LabSetupError(
-            "No AWS region is configured. Set one, e.g. `export AWS_REGION=us-east-1` (or "
+            "No AWS region is configured. Set one, e.g. `export AWS_DEFAULT_REGION=us-east-1` (or "
             "`aws configure`), or run in SageMaker Studio, where it is set for you."
         )
     if boto_session.get_credentials() is None:

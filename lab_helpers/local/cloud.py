@@ -93,8 +93,11 @@ class LocalCloud:
         self.logs = LogsApi(self)
         self.runtime = Runtime(self)
         self.engine = Engine(self)
+
+    def warm_up(self):
+        """Start the fork server in the background (pipeline created: jobs are coming)."""
         if self.runtime.forks is not None:
-            self.runtime.forks.start()  # warm up in the background while the notebook builds its pipeline
+            self.runtime.forks.start()
 
     @classmethod
     def get(cls, home=None, region=None):

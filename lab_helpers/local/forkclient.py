@@ -88,3 +88,16 @@ class ForkServer:
         with self._cond:
             self._cond.wait_for(lambda: pid in self._exits or self._failed, timeout)
         return self.poll(pid)
+
+
+_SHARED = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared():
+    """The process's one fork server (requests carry their own env and cwd, so one serves every session)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = ForkServer()
+        return _SHARED

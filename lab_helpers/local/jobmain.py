@@ -68,7 +68,7 @@ def run_script(spec):
 def run_xgboost_training(spec):
     from .algorithms import xgboost_algorithm
 
-    return xgboost_algorithm.run_training("/opt/ml")
+    return xgboost_algorithm.run_training("/opt/ml", spec.get("version"))
 
 
 def run_xgboost_transform(spec):

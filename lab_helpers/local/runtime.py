@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 from . import forkclient, images
-from .forkclient import ForkServer
 from .sagemaker_api import ApiError, validation
 
 LOG_GROUPS = {
@@ -40,6 +39,11 @@ LOG_GROUPS = {
     "transform": "/aws/sagemaker/TransformJobs",
 }
 _METRIC_LINE = re.compile(r"^\[(\d+)\]((?:#011[\w-]+:[-+0-9.eE]+)+)")
+
+
+def _under_opt_ml(path):
+    """True for /opt/ml itself and paths below it (not for look-alikes such as /opt/ml-extra)."""
+    return path == "/opt/ml" or path.startswith("/opt/ml/")
 
 
 def split_s3(uri):
@@ -71,7 +75,7 @@ class Runtime:
         self.s3 = cloud.s3
         self.jobs_dir = cloud.home / "jobs"
         self.stop_check = None  # set by the engine while an execution runs
-        self.forks = ForkServer() if forkclient.enabled() else None
+        self.forks = forkclient.shared() if forkclient.enabled() else None
 
     # -- shared ---------------------------------------------------------------------------
     def check_image(self, image, purpose):
@@ -254,7 +258,7 @@ class Runtime:
         ml = job_dir / "container" / "opt" / "ml"
         try:
             try:
-                images.resolve(image, "training")
+                _, version = images.resolve(image, "training")
             except images.UnsupportedImage as exc:
                 raise JobFailed(f"ClientError: {exc}") from None
             hps = request.get("HyperParameters") or {}
@@ -285,7 +289,8 @@ class Runtime:
                  "current_instance_type": request.get("ResourceConfig", {}).get("InstanceType", "local"),
                  "network_interface_name": "eth0"}))
             self._transition(name, "Training", "Training image download completed. Training in progress.")
-            code, lines = self._launch(job_dir, {"kind": "xgboost-training", "mapping": {"/opt/ml": str(ml)}},
+            code, lines = self._launch(job_dir, {"kind": "xgboost-training", "version": version,
+                                                  "mapping": {"/opt/ml": str(ml)}},
                                        LOG_GROUPS["training"], stream)
             if code != 0:
                 raise JobFailed(self._failure_reason(job_dir, code, lines))
@@ -381,12 +386,13 @@ class Runtime:
                 if not s3_input:
                     raise JobFailed(f"ClientError: input {item.get('InputName')} is not an S3 input; local mode supports S3 inputs only.")
                 local = s3_input["LocalPath"]
-                mapping.setdefault(local, str(root / local.lstrip("/"))) if not local.startswith("/opt/ml") else None
+                if not _under_opt_ml(local):
+                    mapping.setdefault(local, str(root / local.lstrip("/")))
                 self._stage(s3_input["S3Uri"], root / local.lstrip("/"), s3_input.get("S3DataType"))
             outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs", [])
             for item in outputs:
                 local = item["S3Output"]["LocalPath"]
-                if not local.startswith("/opt/ml"):
+                if not _under_opt_ml(local):
                     mapping.setdefault(local, str(root / local.lstrip("/")))
                 (root / local.lstrip("/")).mkdir(parents=True, exist_ok=True)
             (root / "opt" / "ml" / "config").mkdir(parents=True, exist_ok=True)
