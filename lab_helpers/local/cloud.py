@@ -127,6 +127,14 @@ class LocalCloud:
             botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
         )
         botocore_session.register("before-send", self.handle)
+        # botocore calls every before-send hook (the first answer wins); a hook added to all
+        # sessions (an emulator such as moto does that, via BUILTIN_HANDLERS) would also act on
+        # local-mode requests, so a local session keeps only its own.
+        from botocore.handlers import BUILTIN_HANDLERS
+
+        for spec in BUILTIN_HANDLERS:
+            if spec[0] == "before-send":
+                botocore_session.unregister("before-send", spec[1])
         return session
 
     def handle(self, request, event_name=None, **_):
