@@ -14,6 +14,21 @@ from .config import LAB_PREFIX, in_studio, lab_home, resolve_mode
 
 __version__ = "0.1.0"
 
+
+def _quiet_if_local():
+    """In local mode, silence the SDK before anything imports it (its v2 banner prints at import)."""
+    try:
+        local = resolve_mode() == "local"
+    except ValueError:
+        return  # a bad LAB_MODE is reported when a session is asked for
+    if local:
+        from .sessions import quiet_sdk
+
+        quiet_sdk()
+
+
+_quiet_if_local()
+
 _LAZY = {
     "session": ("sessions", "session"),
     "local_session": ("sessions", "local_session"),

@@ -305,7 +305,6 @@ def prepare_outline_data(session, overwrite=False):
     import io
 
     from . import data
-    from .steps import preprocess
 
     bucket = session.default_bucket()
     s3 = session.boto_session.client("s3", region_name=session.boto_region_name)
@@ -313,6 +312,8 @@ def prepare_outline_data(session, overwrite=False):
             "validation": f"{LAB_PREFIX}/pipeline-dataset/validate.csv"}
     missing = [k for k, key in keys.items() if overwrite or not data._exists(s3, bucket, key)]
     if missing:
+        from .steps import preprocess  # scikit-learn: imported only when the splits must be made
+
         frame = preprocess.load_abalone(str(data.abalone_csv()))
         train, validation, _ = preprocess.preprocess(frame, random_state=42)
         for split, table in (("train", train), ("validation", validation)):

@@ -56,6 +56,26 @@ LOCAL_SDK_CONFIG = {
 }
 
 
+def _restore_ipython_tracebacks():
+    """Undo the rich traceback hook that importing the SDK installs in Jupyter.
+
+    With it, every error - an exercise stub's ``NotImplementedError`` included - shows as a boxed
+    display that hides the error's name from learners and from papermill/nbval.
+    """
+    import sys
+
+    if getattr(sys.excepthook, "__module__", "").startswith("rich"):
+        sys.excepthook = sys.__excepthook__
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        for name in ("_showtraceback", "showtraceback", "showsyntaxerror"):
+            shell.__dict__.pop(name, None)  # rich set these on the instance; the class methods remain
+
+
 def session(mode=None):
     """A SageMaker ``PipelineSession`` for the chosen mode.
 
@@ -67,7 +87,9 @@ def session(mode=None):
     ``LAB_MODE``, else it is remote inside SageMaker Studio and local elsewhere.
     """
     chosen = config.resolve_mode(mode)
-    return local_session() if chosen == "local" else remote_session()
+    sess = local_session() if chosen == "local" else remote_session()
+    _restore_ipython_tracebacks()
+    return sess
 
 
 def local_session(home=None, region=None):
