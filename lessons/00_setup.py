@@ -1,0 +1,200 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Setup: what you build, and where it runs
+#
+# You check that your environment is ready for the lesson, and you see the pipeline you are about to build.
+#
+# **What you will learn**
+#
+# - what the abalone pipeline does, step by step;
+# - the two modes the kit runs in — *remote* (your AWS account) and *local* (offline) — and the one switch between them;
+# - how to check your Python, SageMaker SDK and library versions, your region, role and bucket;
+# - what the lesson costs in remote mode, and where local mode keeps its files.
+#
+# **Prerequisites:** the kit installed (`python3 kit.py setup`, or the `environment.yml` image in SageMaker Studio).
+# **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
+
+# %% [markdown]
+# ## The pipeline you build
+#
+# Over the next notebooks you build AWS's *abalone* example as a SageMaker pipeline. It predicts the age of an
+# abalone (a sea snail) from measurements of its shell:
+#
+# ```
+# AbaloneProcess    a processing job splits the raw data into train / validation / test and scales it
+#   ↓
+# AbaloneTrain      a training job fits SageMaker's built-in XGBoost algorithm
+#   ↓
+# AbaloneEval       a processing job scores the model on the test split → evaluation.json
+#   ↓
+# AbaloneMSECond    is the test mean squared error (MSE) at most a threshold?
+#   ├─ yes → AbaloneRegisterModel                  file the model in the model registry
+#   │        AbaloneCreateModel → AbaloneTransform  create a SageMaker model, batch-score new data
+#   └─ no  → AbaloneMSEFail                        stop the execution with a message
+# ```
+#
+# In SageMaker Studio, the Pipelines *visual editor* shows such a graph, and can even build one by drag and drop;
+# here you build it in code, which you can version, review and test.
+#
+# Notebooks 01–04 build the parts one at a time: the data (01), parameters (02), the training step (03) and the
+# model step (04). Then you register the model (05), assemble and run the whole pipeline (06), monitor it (07),
+# automate it (08), and clean up (09).
+
+# %% [markdown]
+# ## Two modes, one switch
+#
+# The same notebook code runs in two places:
+#
+# | | **remote** | **local** |
+# |---|---|---|
+# | where | SageMaker Studio, or a machine with AWS credentials | your laptop: no AWS account, Docker or network |
+# | jobs run on | SageMaker instances (you pay for them) | host processes on your machine |
+# | S3 | your account's S3 | a folder, `LAB_HOME/s3/<bucket>/<key>` |
+#
+# `lab_helpers.session()` picks the mode and returns a SageMaker `PipelineSession` for it. The mode comes from,
+# in order: the `MODE` parameter in the cell below, the `LAB_MODE` environment variable, and otherwise
+# *remote* inside SageMaker Studio and *local* everywhere else. Nothing else in the notebooks changes.
+#
+# ## Setup
+#
+# First you import the kit's helper package. It holds the code that would distract from the lesson: sessions,
+# data upload, and the offline engine.
+
+# %%
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+import lab_helpers
+
+# %% [markdown]
+# The next cell holds the notebook's parameters. Leave `MODE` empty to let the kit choose, or set it to
+# `"local"` or `"remote"`. (Test runs set it with papermill, which is why the cell is tagged `parameters`.)
+
+# %% tags=["parameters"]
+MODE: str = ""  # "local" | "remote" | "" for automatic (LAB_MODE, else remote in Studio, local elsewhere)
+
+# %% [markdown]
+# Now you create the session. Every later notebook starts with these same lines.
+
+# %%
+sess = lab_helpers.session(MODE or None)
+role = lab_helpers.execution_role(sess)
+bucket = sess.default_bucket()
+region = sess.boto_region_name
+print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}")
+
+# %% [markdown]
+# ## 1. Check your environment
+#
+# You print the versions the lesson depends on. The SageMaker Python SDK must be **2.x**: the lesson's code
+# (`sagemaker.workflow`, `Estimator`, `PipelineSession`) is SDK v2, and SDK v3 removed `sagemaker.workflow`.
+# XGBoost is 1.7 because that is what the `sagemaker-xgboost:1.7-1` image runs, so a model trained there loads here.
+
+# %%
+import sagemaker
+
+
+def installed(package):
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+print("Python      ", platform.python_version())
+for package in ("sagemaker", "xgboost", "scikit-learn", "pandas"):
+    print(f"{package:<12}", installed(package))
+
+# %% [markdown]
+# This checkpoint stops the notebook if the SDK is the wrong major version, and says how to fix it.
+
+# %%
+assert sagemaker.__version__.startswith("2."), (
+    f"SageMaker SDK {sagemaker.__version__} is installed, but the lesson needs 2.x: "
+    'run `pip install "sagemaker>=2.257,<3"` and restart the kernel.'
+)
+print("SageMaker SDK", sagemaker.__version__, "- OK")
+
+# %% [markdown]
+# ## 2. Region, role and bucket
+#
+# The notebooks never type an account id, a role ARN, a bucket or a region: they ask the session. The
+# **region** is where your jobs run, the **role** is the IAM role SageMaker assumes to run them, and the
+# **bucket** is the SDK's default bucket, `sagemaker-<region>-<account id>`, created on first use.
+# In local mode the account id is the obviously fake `000000000000`.
+
+# %%
+print("region:", region)
+print("role:  ", role)
+print("bucket:", bucket)
+
+# %% [markdown]
+# In remote mode you also see which AWS account you are working in, and whether you are inside SageMaker Studio.
+# (This cell does nothing offline.)
+
+# %% tags=["remote-only"]
+if lab_helpers.mode_of(sess) == "remote":
+    identity = sess.boto_session.client("sts").get_caller_identity()
+    print("AWS account:", identity["Account"])
+    print("caller:     ", identity["Arn"])
+    print("in SageMaker Studio:", lab_helpers.in_studio())
+
+# %% [markdown]
+# ## 3. What the lesson costs in remote mode
+#
+# In local mode the lesson costs nothing. In remote mode you pay for the instances your jobs run on, per
+# second, while they run (approximate us-east-1 on-demand list prices, noted in 2025 — check
+# <https://aws.amazon.com/sagemaker/pricing/> for your region and today's prices):
+#
+# - processing, training and batch-transform jobs run on **ml.m5.xlarge** (about $0.23 per hour);
+#   a small job like these takes 3–6 minutes of wall time, most of it starting the instance;
+# - the model step names **ml.m5.large** (about $0.12 per hour) for inference, but creating a model starts no instance;
+# - notebooks 03 and 04 run one training job each, about $0.02 each; a full pipeline run (four jobs) is
+#   about 20 instance-minutes, roughly $0.10;
+# - your Studio notebook's own instance (e.g. ml.t3.medium, about $0.05 per hour) runs while it is open.
+#
+# All of notebooks 00–09 together cost well under $1, if you run each clean-up section and shut down your
+# Studio apps when you finish. No notebook creates an endpoint, which would bill every hour until deleted.
+
+# %% [markdown]
+# ## 4. Where local mode keeps things
+#
+# Everything local mode creates lives under one folder, `LAB_HOME` (default `~/.sagemaker-lab`): S3 objects
+# as plain files, the pipelines and jobs in a small database, and each job's logs. `sess.local_path(uri)` gives
+# the file behind an `s3://` URI; it exists on the local session only, so the cell checks the mode first.
+
+# %%
+if lab_helpers.mode_of(sess) == "local":
+    example_uri = f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/data/abalone.csv"
+    print("LAB_HOME:", lab_helpers.lab_home())
+    print(example_uri)
+    print("  is the local file", sess.local_path(example_uri))
+else:
+    print("Remote mode: your data lives in S3, in", f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/")
+
+# %% [markdown]
+# ## Clean up
+#
+# This notebook created nothing: it only read settings (in local mode, the session creates the empty
+# `LAB_HOME` folder). To start local mode from scratch at any time, delete `LAB_HOME` (or run notebook 09).
+#
+# ## Summary
+#
+# - The lesson builds the abalone pipeline: preprocess → train → evaluate → condition → register, create model and
+#   batch transform — or fail.
+# - `lab_helpers.session(MODE or None)` is the one switch between remote and local mode; role, bucket and region come
+#   from the session, never from the notebook.
+# - The SDK must be 2.x. Remote mode costs cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
+#
+# **Next:** [01 · The abalone data](01_data.ipynb) — you look at the data and put it where the pipeline reads it.

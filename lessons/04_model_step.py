@@ -1,0 +1,240 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · The model step
+#
+# You add a step that turns the trained model artifact into a SageMaker *model* — the object that batch
+# transform jobs and endpoints run — and run Train → CreateModel as a pipeline (outline Step 4.3).
+#
+# **What you will learn**
+#
+# - how a `Model` takes its artifact from the training step's properties;
+# - how `ModelStep` wraps `model.create()`, and why the outline's `accelerator_type` is gone;
+# - how step names appear in the compiled pipeline definition (`AbaloneCreateModel-CreateModel`);
+# - how to find and inspect the model an execution created, and delete it again.
+#
+# **Prerequisites:** notebook 03 (the training step). **Time:** 15 minutes.
+# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.02);
+# creating a model starts no instance and costs nothing.
+
+# %% [markdown]
+# ## Setup
+#
+# You import the kit and open a session; role, bucket and region come from it.
+
+# %%
+import json
+
+import lab_helpers
+
+# %% [markdown]
+# The parameters: the mode, and the name of the pipeline this notebook creates (and deletes at the end).
+
+# %% tags=["parameters"]
+MODE: str = ""  # "local" | "remote" | "" for automatic (LAB_MODE, else remote in Studio, local elsewhere)
+PIPELINE_NAME: str = "Lesson04TrainCreateModel"  # the pipeline this notebook creates, runs and deletes
+
+# %% [markdown]
+# You open the session, as in every notebook.
+
+# %%
+sess = lab_helpers.session(MODE or None)
+role = lab_helpers.execution_role(sess)
+bucket = sess.default_bucket()
+region = sess.boto_region_name
+print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}")
+
+# %% [markdown]
+# These are the SDK classes this notebook uses.
+
+# %%
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.steps import TrainingStep
+
+# %% [markdown]
+# ## 1. The training step, again
+#
+# A model step needs a training step to take the model from, so you rebuild notebook 03's step (the data upload
+# is skipped if the files are already in S3). The model path is under this notebook's pipeline name.
+
+# %%
+xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1")
+split_uris = lab_helpers.pipelines.prepare_outline_data(sess)
+model_path = f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/{PIPELINE_NAME}/models/"
+xgb_train = Estimator(image_uri=xgb_image_uri, instance_type="ml.m5.xlarge", instance_count=1,
+                      output_path=model_path, role=role, sagemaker_session=sess)
+xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2, subsample=0.7)
+step_train = TrainingStep(
+    name="Train",
+    step_args=xgb_train.fit(inputs={
+        "train": TrainingInput(s3_data=split_uris["train"], content_type="text/csv"),
+        "validation": TrainingInput(s3_data=split_uris["validation"], content_type="text/csv"),
+    }),
+)
+
+# %% [markdown]
+# ## 2. The model
+#
+# A SageMaker model is an image plus a model artifact plus a role: everything needed to serve predictions. The
+# artifact does not exist yet, so you pass the training step's *property* — the placeholder you met in notebook 03.
+# The same XGBoost image that trains the model also serves it.
+
+# %%
+model = Model(
+    image_uri=xgb_image_uri,
+    model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+    role=role,
+    sagemaker_session=sess,
+)
+
+# %% [markdown]
+# ## 3. The ModelStep
+#
+# As with `fit()`, under a `PipelineSession` `model.create()` creates nothing: it returns the request, and a
+# `ModelStep` sends it when the pipeline runs. `instance_type` only tells the SDK what kind of instance the model
+# is meant for; the `CreateModel` request itself has no instance type — instances start only when you deploy the
+# model or run a batch transform.
+#
+# The outline also passes `accelerator_type="ml.eia1.medium"`: an **Amazon Elastic Inference** accelerator.
+# Elastic Inference is at end of life: since April 15, 2023 AWS onboards no new customers, and a request for an
+# accelerator fails unless your account used Elastic Inference in the previous 30 days. To make inference cheaper
+# or faster, choose a right-sized instance (as here), or an AWS Inferentia instance (`ml.inf2.*`) for large
+# deep-learning models.
+#
+# **Exercise.** Create `step_create_model`, a `ModelStep` named `"AbaloneCreateModel"` whose `step_args` are
+# `model.create(instance_type="ml.m5.large")`.
+
+# %%
+# EXERCISE: Create step_create_model, a ModelStep named 'AbaloneCreateModel' whose step_args create the model.
+step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))
+# END EXERCISE
+step_create_model.name
+
+# %% [markdown]
+# A `ModelStep` is a *step collection*: one name in your code, one or more steps in the pipeline. For
+# `model.create()` it holds one step, named with the suffix `-CreateModel`.
+
+# %% tags=["nbval-check-output"]
+[step.name for step in step_create_model.steps]
+
+# %% [markdown]
+# Checkpoint: the step is named `AbaloneCreateModel` and creates a model, with no accelerator.
+
+# %%
+assert step_create_model.name == "AbaloneCreateModel", f"Name it 'AbaloneCreateModel', not {step_create_model.name!r}."
+assert [s.name for s in step_create_model.steps] == ["AbaloneCreateModel-CreateModel"], (
+    "Pass step_args=model.create(instance_type='ml.m5.large') - model.create, not model.register."
+)
+print("ModelStep OK")
+
+# %% [markdown]
+# ## 4. The compiled pipeline definition
+#
+# You put both steps in a pipeline and look at the JSON definition SageMaker will store. The model step appears
+# under its full name, with the request it sends: `PrimaryContainer.ModelDataUrl` is still the reference
+# `{"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}`, which is also how SageMaker knows to run `Train` first.
+
+# %%
+pipeline = Pipeline(name=PIPELINE_NAME, steps=[step_train, step_create_model], sagemaker_session=sess)
+definition = json.loads(pipeline.definition())
+model_definition = next(s for s in definition["Steps"] if s["Type"] == "Model")
+print(json.dumps(model_definition, indent=1))
+
+# %% [markdown]
+# Checkpoint: the compiled step is named `AbaloneCreateModel-CreateModel` and takes its model data from `Train`.
+
+# %% tags=["nbval-check-output"]
+assert model_definition["Name"] == "AbaloneCreateModel-CreateModel", model_definition["Name"]
+assert "Accelerator" not in json.dumps(model_definition), "Remove accelerator_type: Elastic Inference is end of life."
+model_definition["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
+
+# %% [markdown]
+# ## 5. Run Train → CreateModel
+#
+# You create (or update) the pipeline and run it. In local mode the training log prints again; the model step
+# that follows takes a fraction of a second.
+
+# %%
+pipeline.upsert(role_arn=role)
+execution = pipeline.start()
+execution.wait(delay=30, max_attempts=60)
+rows = lab_helpers.monitor.step_rows(sess, execution.arn)
+print(lab_helpers.monitor.format_table(rows))
+
+# %% [markdown]
+# ## 6. The model SageMaker created
+#
+# The model step's metadata holds the model's ARN; its last part is the model's name, which SageMaker Pipelines
+# generates for each execution. `DescribeModel` shows what the step created: the image, the artifact the training
+# step produced, and the role.
+
+# %%
+model_arn = next(r["metadata"]["Model"]["Arn"] for r in rows if "Model" in r["metadata"])
+described = sess.sagemaker_client.describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
+model_name = described["ModelName"]
+print("model:   ", model_name)
+print("image:   ", described["PrimaryContainer"]["Image"])
+print("artifact:", described["PrimaryContainer"]["ModelDataUrl"])
+print("role:    ", described["ExecutionRoleArn"])
+
+# %% [markdown]
+# Checkpoint: the model serves the artifact this execution's training job wrote, with the XGBoost image.
+
+# %%
+job_name = rows[0]["metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
+job = sess.sagemaker_client.describe_training_job(TrainingJobName=job_name)
+assert described["PrimaryContainer"]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+assert described["PrimaryContainer"]["Image"] == xgb_image_uri
+print("Model OK: it serves", job["ModelArtifacts"]["S3ModelArtifacts"])
+
+# %% [markdown]
+# In remote mode you can open the model in the SageMaker console (**Inference** → **Models**). This cell does
+# nothing offline.
+
+# %% tags=["remote-only"]
+if lab_helpers.mode_of(sess) == "remote":
+    print(f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/models/{model_name}")
+
+# %% [markdown]
+# ## Clean up
+#
+# You delete what this notebook created: the models its pipeline's executions made (`delete_model`), the pipeline
+# (`delete_pipeline`), and the model artifacts under `model_path`. A model costs nothing while no endpoint or job
+# uses it, but deleting it keeps your account tidy. The kit's `cleanup` helper finds exactly those; a dry run
+# first shows them.
+
+# %%
+created = {"pipelines": [PIPELINE_NAME], "groups": [], "s3_prefix": f"{lab_helpers.LAB_PREFIX}/{PIPELINE_NAME}"}
+lab_helpers.cleanup.cleanup(sess, **created)
+
+# %% [markdown]
+# Now you delete them (running the cell again finds nothing left to delete).
+
+# %%
+lab_helpers.cleanup.cleanup(sess, dry_run=False, **created)
+
+# %% [markdown]
+# ## Summary
+#
+# - A `Model` takes its artifact from `step_train.properties.ModelArtifacts.S3ModelArtifacts`, a placeholder
+#   that also orders the steps.
+# - `ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))` becomes the
+#   pipeline step `AbaloneCreateModel-CreateModel`; Elastic Inference's `accelerator_type` is gone for good.
+# - The step's metadata names the model the execution created; `describe_model` shows it, `delete_model` removes it.
+#
+# **Next:** [05 · Registering the model](05_registration.ipynb) — you file the model in the model registry.

@@ -1,0 +1,371 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Assembling and running the pipeline
+#
+# Steps on their own do nothing. Here you put them in a `Pipeline`, create it in SageMaker, run it, and
+# then run AWS's full abalone pipeline down both branches of its condition.
+#
+# **What you will learn**
+#
+# - how the outline's steps become a pipeline (outline Step 4.5): `Pipeline`, `upsert`, `start`,
+#   `describe`, `wait`, `list_steps`;
+# - how a pipeline parameter changes one execution without changing the pipeline;
+# - how the full abalone pipeline fits together: processing, training, evaluation with a `PropertyFile`,
+#   a `ConditionStep` that reads the report with `JsonGet`, registration, model creation, batch transform,
+#   and a `FailStep`;
+# - what a failed execution looks like, and where its error message is.
+#
+# **Prerequisites:** notebooks 03–05. **Time:** about 30 minutes; in remote mode add about 40 minutes of
+# waiting for three executions. **Cost:** local mode is free. Remote mode runs the outline's pipeline (one
+# training job, about $0.02) and the abalone pipeline twice (four jobs on ml.m5.xlarge, about $0.08, then three
+# jobs, about $0.06): under $0.20 in total.
+
+# %% [markdown]
+# ## Setup
+#
+# You import the kit, which picks the mode and gives you a session, a role and a bucket.
+
+# %%
+import json
+
+import lab_helpers
+
+# %% [markdown]
+# The notebook's parameters: the mode, and the MSE threshold you use in section 6 to make the abalone
+# pipeline take its failure branch (the model's test MSE is about 4, so 0.5 is out of reach).
+
+# %% tags=["parameters"]
+MODE: str = ""  # "local" | "remote" | "" for automatic (LAB_MODE, else remote in Studio, local elsewhere)
+FAIL_THRESHOLD: float = 0.5  # an MseThreshold no model meets, so the FailStep runs
+
+# %% [markdown]
+# Open the session and look up the role, the bucket and the region.
+
+# %%
+sess = lab_helpers.session(MODE or None)
+role = lab_helpers.execution_role(sess)
+bucket = sess.default_bucket()
+region = sess.boto_region_name
+print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}")
+
+# %% [markdown]
+# These are the SDK classes the outline's pipeline uses.
+
+# %%
+from botocore.exceptions import WaiterError
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.parameters import ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.step_collections import RegisterModel
+from sagemaker.workflow.steps import TrainingStep
+
+# %% [markdown]
+# ## 1. The outline's three steps
+#
+# You built these in notebooks 03–05; they are repeated here so this notebook runs on its own. First
+# the data (uploaded once), the XGBoost image for your region, and the training step.
+
+# %%
+data = lab_helpers.pipelines.prepare_outline_data(sess)
+xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1")
+xgb_train = Estimator(image_uri=xgb_image_uri, instance_type="ml.m5.xlarge", instance_count=1,
+                      output_path=f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/pipeline-model/",
+                      role=role, sagemaker_session=sess)
+xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2, subsample=0.7)
+step_train = TrainingStep(name="Train", step_args=xgb_train.fit(inputs={
+    "train": TrainingInput(s3_data=data["train"], content_type="text/csv"),
+    "validation": TrainingInput(s3_data=data["validation"], content_type="text/csv"),
+}))
+
+# %% [markdown]
+# Then the model-creation step. The outline's `accelerator_type="ml.eia1.medium"` is gone: Elastic Inference
+# has reached end of life, and SageMaker refuses the request.
+
+# %%
+model = Model(image_uri=xgb_image_uri, model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+              role=role, sagemaker_session=sess)
+step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))
+
+# %% [markdown]
+# And the registration step, with the approval status as a parameter (notebook 05): new versions wait
+# for a reviewer unless an execution says otherwise.
+
+# %%
+model_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
+step_register = RegisterModel(
+    name="RegisterModel",
+    estimator=xgb_train,
+    model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+    content_types=["text/csv"],
+    response_types=["text/csv"],
+    inference_instances=["ml.m5.xlarge"],
+    transform_instances=["ml.m5.xlarge"],
+    model_package_group_name="PipelineModelPackageGroup",
+    approval_status=model_approval_status,
+)
+
+# %% [markdown]
+# ## 2. Create the pipeline and execute it
+#
+# A `Pipeline` has a name (unique in your account and region), the parameters it accepts and its steps.
+# You do not list the steps in running order: SageMaker works the order out from the data that flows
+# between them (both later steps use the training step's model artifact, so training runs first).
+#
+# Pass `sagemaker_session=sess` as well. The outline leaves it out, and the SDK then makes a plain default
+# session; that works in Studio and offline, but the explicit session guarantees the pipeline uses the same
+# account, region and bucket as its steps (a default session knows nothing of `LAB_BUCKET`, for example).
+
+# %%
+pipeline_name = "LessonOutlinePipeline"  # the outline calls it "ADGUPipeline"
+
+# EXERCISE: Create pipeline = Pipeline(...): name, parameters=[model_approval_status], the 3 steps, sagemaker_session.
+pipeline = Pipeline(
+    name=pipeline_name,
+    parameters=[model_approval_status],
+    steps=[step_train, step_create_model, step_register],
+    sagemaker_session=sess,
+)
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the pipeline's definition has the three steps and the parameter. A step collection such as
+# `RegisterModel` gets a suffix, `RegisterModel-RegisterModel`.
+
+# %% tags=["nbval-check-output"]
+definition = json.loads(pipeline.definition())
+step_names = sorted(step["Name"] for step in definition["Steps"])
+print(step_names)
+assert step_names == ["AbaloneCreateModel-CreateModel", "RegisterModel-RegisterModel", "Train"], (
+    "Put step_train, step_create_model and step_register in steps=[...]."
+)
+assert [p["Name"] for p in definition["Parameters"]] == ["ModelApprovalStatus"], (
+    "Pass parameters=[model_approval_status]: a parameter must be declared before an execution can set it."
+)
+
+# %% [markdown]
+# `upsert` creates the pipeline, or updates it if one with that name exists (running this notebook again
+# is safe). The role is the one SageMaker assumes to run the pipeline's jobs.
+
+# %%
+response = pipeline.upsert(role_arn=role)
+print(response["PipelineArn"])
+
+# %% [markdown]
+# `start()` starts an execution and returns at once with a handle to it. The outline registers models as
+# `"Approved"`; you get the same result for this one execution with a parameter override, and the pipeline's
+# default stays `PendingManualApproval`.
+
+# %%
+# EXERCISE: Start it with ModelApprovalStatus set to "Approved": execution = pipeline.start(parameters={...}).
+execution = pipeline.start(parameters={"ModelApprovalStatus": "Approved"})
+# END EXERCISE
+described = execution.describe()
+print(described["PipelineExecutionDisplayName"], described["PipelineExecutionStatus"])
+
+# %% [markdown]
+# In remote mode the status is `Executing` now and the jobs run in your account for a few minutes; offline
+# the kit runs the whole execution inside `start()`, so it is already finished. `wait()` blocks until the
+# execution ends (and raises `WaiterError` if it fails); offline it returns at once.
+
+# %%
+execution.wait(delay=30, max_attempts=60)
+print(execution.describe()["PipelineExecutionStatus"])
+
+# %% [markdown]
+# `list_steps()` reports each step of the execution, newest first: its status, its times and what it
+# created (a training job, a model, a model package).
+
+# %%
+for step in reversed(execution.list_steps()):
+    seconds = (step["EndTime"] - step["StartTime"]).total_seconds() if "EndTime" in step else float("nan")
+    created = ", ".join(step.get("Metadata", {}))
+    print(f"{step['StepName']:32} {step['StepStatus']:10} {seconds:6.1f} s   {created}")
+
+# %% [markdown]
+# Checkpoint: the execution succeeded, and the override reached the registry: the new version is approved.
+
+# %%
+steps = {step["StepName"]: step for step in execution.list_steps()}
+package_arn = steps["RegisterModel-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+package = sess.sagemaker_client.describe_model_package(ModelPackageName=package_arn)
+print(package_arn, package["ModelApprovalStatus"])
+assert execution.describe()["PipelineExecutionStatus"] == "Succeeded", "The execution failed: read the step list above."
+assert package["ModelApprovalStatus"] == "Approved", 'Start with parameters={"ModelApprovalStatus": "Approved"}.'
+
+# %% [markdown]
+# ## 3. The full abalone pipeline
+#
+# The outline's pipeline trains on data someone prepared by hand and registers whatever comes out. AWS's
+# abalone example does the whole job: it preprocesses the raw data, trains, **evaluates** the model on a
+# held-out test set, and registers and uses the model only if it is good enough. The kit builds it for you
+# (the code is in `lab_helpers/pipelines.py`; read it side by side with this section).
+
+# %%
+abalone = lab_helpers.pipelines.abalone_pipeline(sess)
+abalone_definition = json.loads(abalone.definition())
+for parameter in abalone_definition["Parameters"]:
+    print(f"{parameter['Name']:24} {parameter['Type']:8} default {parameter['DefaultValue']}")
+
+# %% [markdown]
+# Six parameters: instance settings, the approval status, where the data comes from, and `MseThreshold`,
+# the test MSE a model must not exceed. Now the steps, with their types. The condition step holds two lists
+# of steps: what runs if the condition holds, and what runs otherwise.
+
+# %% tags=["nbval-check-output"]
+for step in abalone_definition["Steps"]:
+    print(f"{step['Name']:36} {step['Type']}")
+    if step["Type"] == "Condition":
+        for branch in ("IfSteps", "ElseSteps"):
+            for inner in step["Arguments"][branch]:
+                print(f"  {branch:9} -> {inner['Name']:36} {inner['Type']}")
+
+# %% [markdown]
+# **Processing.** `AbaloneProcess` runs the kit's `preprocess.py` in AWS's scikit-learn image: it one-hot
+# encodes the sex column, scales the measurements, and writes train, validation and test splits. The script is
+# a file in the kit that the SDK uploads for the job; here is what its docstring says it does.
+
+# %%
+import ast
+from pathlib import Path
+
+script = Path(lab_helpers.pipelines.step_script("preprocess.py"))
+print(ast.get_docstring(ast.parse(script.read_text())).split("\n\n")[1])
+
+# %% [markdown]
+# **Training** is the outline's XGBoost training step, fed by the processing step's outputs.
+#
+# **Evaluation.** `AbaloneEval` runs `evaluate.py`, which scores the model on the test split and writes
+# `evaluation.json`. The step declares that file as a `PropertyFile` named `EvaluationReport`, so later
+# steps can read values out of it.
+
+# %%
+eval_step = next(s for s in abalone_definition["Steps"] if s["Name"] == "AbaloneEval")
+print(json.dumps(eval_step["PropertyFiles"], indent=1))
+
+# %% [markdown]
+# **Condition.** `AbaloneMSECond` compares `JsonGet(...)` — the value at `regression_metrics.mse.value`
+# in that report — with the parameter `MseThreshold`. If the MSE is at most the threshold, the if-branch
+# runs: register the model (`PendingManualApproval` by default), create it, and batch-score new data with a
+# `TransformStep`. Otherwise a `FailStep` ends the execution as Failed, with a message.
+
+# %% tags=["nbval-check-output"]
+cond_step = next(s for s in abalone_definition["Steps"] if s["Type"] == "Condition")
+print(json.dumps(cond_step["Arguments"]["Conditions"], indent=1))
+
+# %% [markdown]
+# ## 4. Run the abalone pipeline with its defaults
+#
+# You create or update it and start it with the defaults (threshold 6.0). In remote mode this takes about
+# 15–20 minutes; the `wait` below allows up to an hour.
+
+# %%
+abalone.upsert(role_arn=role)
+run_ok = abalone.start()
+run_ok.wait(delay=30, max_attempts=120)
+print("Status:", run_ok.describe()["PipelineExecutionStatus"])
+
+# %% [markdown]
+# The step list shows the path it took: all three if-branch steps ran, the `FailStep` did not.
+
+# %%
+for step in reversed(run_ok.list_steps()):
+    outcome = step.get("Metadata", {}).get("Condition", {}).get("Outcome")
+    print(f"{step['StepName']:36} {step['StepStatus']:10} {'condition: ' + outcome if outcome else ''}")
+
+# %% [markdown]
+# The kit's `monitor` module reads the evaluation report of an execution for you (notebook 07 shows more).
+
+# %%
+summary = lab_helpers.monitor.execution_summary(sess, run_ok.arn)
+print({name: round(value, 3) for name, value in summary["metrics"].items()})
+
+# %% [markdown]
+# Checkpoint: the execution succeeded through the if-branch.
+
+# %%
+ok_steps = {step["StepName"]: step for step in run_ok.list_steps()}
+assert summary["status"] == "Succeeded", f"The execution ended {summary['status']}: read the step list above."
+assert ok_steps["AbaloneMSECond"]["Metadata"]["Condition"]["Outcome"] == "True"
+assert "AbaloneTransform" in ok_steps and "AbaloneMSEFail" not in ok_steps
+print("Checkpoint passed: test MSE", round(summary["metrics"]["mse"], 3), "<= 6.0")
+
+# %% [markdown]
+# ## 5. Exercise: override a parameter of the abalone pipeline
+#
+# Parameters are what you change between executions without editing the pipeline. Start a second
+# execution with `MseThreshold` set to `FAIL_THRESHOLD` (0.5). No model reaches that, so this execution
+# takes the else-branch.
+
+# %%
+# EXERCISE: Start the abalone pipeline with MseThreshold = FAIL_THRESHOLD: run_fail = abalone.start(parameters={...}).
+run_fail = abalone.start(parameters={"MseThreshold": FAIL_THRESHOLD})
+# END EXERCISE
+print(run_fail.arn)
+
+# %% [markdown]
+# ## 6. A failed execution
+#
+# `wait()` raises `WaiterError` when an execution ends Failed, as it does against AWS. You catch it and look
+# at the status and the step list.
+
+# %%
+try:
+    run_fail.wait(delay=30, max_attempts=120)
+except WaiterError as error:
+    print("wait() raised WaiterError:", str(error)[:110])
+described = run_fail.describe()
+print("Status:", described["PipelineExecutionStatus"], "·", described.get("FailureReason"))
+
+# %% [markdown]
+# The execution's reason is generic ("one or multiple steps failed"). The `FailStep`'s own message, with the
+# MSE and the threshold filled in, is in its step entry.
+
+# %%
+fail_steps = {step["StepName"]: step for step in reversed(run_fail.list_steps())}
+for name, step in fail_steps.items():
+    print(f"{name:16} {step['StepStatus']:10} {step.get('FailureReason', '')}")
+
+# %% [markdown]
+# Checkpoint: this execution took the else-branch and failed in the `FailStep`.
+
+# %%
+assert described["PipelineExecutionStatus"] == "Failed", (
+    "Expected a Failed execution: start it with parameters={'MseThreshold': FAIL_THRESHOLD}."
+)
+assert fail_steps["AbaloneMSECond"]["Metadata"]["Condition"]["Outcome"] == "False"
+print("Fail message:", fail_steps["AbaloneMSEFail"]["Metadata"]["Fail"]["ErrorMessage"])
+
+# %% [markdown]
+# ## Clean up
+#
+# Nothing keeps running after an execution ends: processing, training and transform jobs stop on their own,
+# and the pipelines, models and registry versions cost nothing while idle. The outputs stay in S3, where
+# notebook 07 reads them. Notebook 09 lists and deletes everything the kit created.
+
+# %% [markdown]
+# ## Summary
+#
+# - `Pipeline(name, parameters, steps, sagemaker_session)` → `upsert(role_arn=role)` → `start()` →
+#   `wait()`; `describe()` and `list_steps()` tell you where an execution is and what it did.
+# - `start(parameters={...})` changes one execution; the pipeline keeps its defaults.
+# - The abalone pipeline evaluates its model, and a `ConditionStep` reads the report (`PropertyFile` +
+#   `JsonGet`) to choose between registering and using the model, or a `FailStep`.
+# - A failed execution makes `wait()` raise `WaiterError`; the `FailStep`'s message is in `list_steps()`.
+#
+# **Next:** [07 · Monitoring pipeline executions](07_monitoring.ipynb) — you look at these executions the way
+# Studio shows them: the graph, the timeline, the logs, the artifacts and the metrics.

@@ -1,0 +1,167 @@
+"""The lesson notebooks: built from their sources, committed clean, and runnable offline the way a learner runs them.
+
+* ``tools/build_notebooks.py --check`` passes, and every committed notebook is clean (no outputs,
+  kernel ``python3``, a source in ``lessons/``, one papermill ``parameters`` cell with ``MODE``).
+* Every solution notebook runs to the end in local mode, in NN order, sharing one fresh LAB_HOME
+  (like one learner); notebook 03 also runs in a fresh LAB_HOME of its own, twice: it needs nothing
+  from earlier notebooks, runs again after it has run, and leaves no pipeline behind.
+* Every exercise notebook stops first at its first exercise stub, with NotImplementedError("Exercise: ..."),
+  not in an earlier cell.
+* nbval re-runs a few cheap executed solutions and compares the cells tagged ``nbval-check-output``.
+
+The runs start in the background when the first of them is needed (the solutions in order on one
+worker, everything else on the other: see ``notebook_helpers.NotebookPool``); the timings are
+printed at the end of the module.
+"""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from notebook_helpers import (
+    EXERCISES,
+    LESSONS,
+    ROOT,
+    SOLUTIONS,
+    STUB,
+    NotebookPool,
+    first_stub_cell_id,
+    lesson_notebooks,
+    run_nbval,
+    run_notebook,
+)
+
+SOLUTION_NOTEBOOKS = lesson_notebooks(SOLUTIONS)
+EXERCISE_NOTEBOOKS = lesson_notebooks(EXERCISES)
+INDEPENDENT = "03_training_step.ipynb"  # a later notebook that must run with nothing before it
+NBVAL = ["01_data.ipynb", "02_parameters.ipynb"]  # cheap (no pipeline runs), with tagged outputs
+
+
+def _id(path):
+    return f"{path.parent.name}/{path.stem}"
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+# --------------------------------------------------------------------------- built and clean
+
+
+def test_notebooks_match_their_sources():
+    result = subprocess.run([sys.executable, "tools/build_notebooks.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"Notebooks out of date:\n{result.stdout}{result.stderr}"
+
+
+def test_every_lesson_has_both_notebooks():
+    assert SOLUTION_NOTEBOOKS, "no solutions/NN_*.ipynb: run python tools/build_notebooks.py"
+    assert [p.name for p in EXERCISE_NOTEBOOKS] == [p.name for p in SOLUTION_NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", [*EXERCISE_NOTEBOOKS, *SOLUTION_NOTEBOOKS], ids=_id)
+def test_committed_notebook_is_clean(path):
+    import papermill
+
+    nb = _read(path)
+    nbformat.validate(nb)
+    assert (LESSONS / f"{path.stem}.py").is_file(), f"{path.name} has no source lessons/{path.stem}.py"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "the kernelspec must be python3"
+    for cell in nb.cells:
+        assert cell.get("id", "").startswith(path.stem), f"cell id {cell.get('id')!r} is not a stable id"
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"cell {cell.id} has outputs"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell must be tagged 'parameters' (papermill injects values after it)"
+    assert "MODE" in papermill.inspect_notebook(str(path)), "papermill cannot parse MODE in the parameters cell"
+
+
+# --------------------------------------------------------------------------- the runs
+
+
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory):
+    """Futures of every notebook run, started at once in the background."""
+    base = tmp_path_factory.mktemp("notebook-runs")
+    pool = NotebookPool()
+    solutions = {p.name: pool.serial(_id(p), run_notebook, p, base / "solutions", base / "learner-home")
+                 for p in SOLUTION_NOTEBOOKS}
+    exercises = {}
+    for path in EXERCISE_NOTEBOOKS:
+        twin = SOLUTIONS / path.name
+        if first_stub_cell_id(_read(path)) is None and twin.is_file() and twin.read_bytes() == path.read_bytes():
+            continue  # no exercise: the same notebook as the solution, which runs anyway
+        exercises[path.name] = pool.parallel(_id(path), run_notebook, path, base / "exercises",
+                                             base / "exercise-homes" / path.stem)
+
+    def alone_then_again():
+        home = base / "alone-home"
+        return [run_notebook(SOLUTIONS / INDEPENDENT, base / attempt, home, f"{INDEPENDENT} ({attempt})")
+                for attempt in ("alone", "again")], home
+
+    alone = pool.parallel(f"solutions/{INDEPENDENT} alone, then again", alone_then_again)
+
+    def nbval(name):
+        run = solutions[name].result()
+        if run.error is not None:
+            pytest.fail(f"{name} failed under papermill in {run.error}")
+        return run, run_nbval(run.executed, base / f"nbval-home-{name}")[0]
+
+    nbvals = {name: pool.parallel(f"nbval {name}", nbval, name) for name in NBVAL if name in solutions}
+
+    yield {"solutions": solutions, "exercises": exercises, "alone": alone, "nbval": nbvals}
+    pool.shutdown()
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\n" + pool.report())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=_id)
+def test_solution_runs(path, runs):
+    run = runs["solutions"][path.name].result()
+    assert run.error is None, f"{path.name} failed in {run.error}"
+
+
+@pytest.mark.slow
+def test_later_notebook_runs_alone_and_again(runs):
+    import lab_helpers
+
+    attempts, home = runs["alone"].result()
+    for run in attempts:
+        assert run.error is None, f"{run.label} (fresh LAB_HOME) failed in {run.error}"
+    sess = lab_helpers.local_session(home=home)
+    leftovers = sess.sagemaker_client.list_pipelines()["PipelineSummaries"]
+    assert leftovers == [], f"{INDEPENDENT}'s clean-up left pipelines behind: {leftovers}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXERCISE_NOTEBOOKS, ids=_id)
+def test_exercise_stops_at_first_stub(path, runs):
+    stub = first_stub_cell_id(_read(path))
+    if path.name not in runs["exercises"]:
+        assert stub is None
+        pytest.skip("no exercise: identical to its solution notebook, which test_solution_runs runs")
+    run = runs["exercises"][path.name].result()
+    if stub is None:
+        assert run.error is None, f"{path.name} has no exercise, so it must run to the end; it failed in {run.error}"
+        return
+    assert run.error is not None, f"{path.name} ran to the end although cell {stub!r} holds {STUB}…"
+    assert run.error.cell_id == stub, (
+        f"{path.name} must fail first at the exercise stub in cell {stub!r}, but failed earlier, in {run.error}"
+    )
+    assert run.error.ename == "NotImplementedError" and run.error.evalue.startswith("Exercise:"), str(run.error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NBVAL)
+def test_tagged_outputs_are_reproducible(name, runs):
+    if name not in runs["nbval"]:
+        pytest.fail(f"solutions/{name} does not exist")
+    run, result = runs["nbval"][name].result()
+    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in _read(run.executed).cells), (
+        f"{name} tags no cell nbval-check-output"
+    )
+    assert result.returncode == 0, f"nbval: differences in {name}:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
