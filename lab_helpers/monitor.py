@@ -290,18 +290,21 @@ def executions_table(sess, pipeline_name, max_results=20):
     """
     import pandas as pd
 
+    columns = ["execution_id", "display_name", "status", "start", "end", "duration_s", "failure_reason", "arn"]
     client, rows, token = sess.sagemaker_client, [], None
     while len(rows) < max_results:
         kwargs = {"PipelineName": pipeline_name, "SortBy": "CreationTime", "SortOrder": "Descending",
                   "MaxResults": min(100, max_results)}
         if token:
             kwargs["NextToken"] = token
-        page = client.list_pipeline_executions(**kwargs)
+        try:
+            page = client.list_pipeline_executions(**kwargs)
+        except client.exceptions.ResourceNotFound:  # no such pipeline (yet): no executions
+            return pd.DataFrame(rows, columns=columns)
         rows += [_execution_row(sess, s) for s in page["PipelineExecutionSummaries"][:max_results - len(rows)]]
         token = page.get("NextToken")
         if not token:
             break
-    columns = ["execution_id", "display_name", "status", "start", "end", "duration_s", "failure_reason", "arn"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -562,16 +565,17 @@ def _set_approval(sess, arn, status, description):
 
 
 # -- waiting --------------------------------------------------------------------------------
-def wait_with_progress(execution, poll_seconds=10, out=None):
+def wait_with_progress(execution, poll_seconds=10, out=None, sess=None):
     """Wait for an execution to finish, printing one line each time a step changes status.
 
     Returns the final status ("Succeeded", "Failed" or "Stopped") - it never raises because
     a run failed (unlike ``execution.wait()``); look at :func:`steps_table` to see why.  For
     an execution that has already finished (every local-mode run: ``pipeline.start()``
-    returns when it is over) it prints what happened and returns at once.
+    returns when it is over) it prints what happened and returns at once.  ``execution`` may
+    also be an execution ARN, with ``sess`` given.
     """
     out = out or sys.stdout
-    sess, arn = execution.sagemaker_session, _arn(execution)
+    sess, arn = sess or execution.sagemaker_session, _arn(execution)
     seen = {}
     while True:
         status = sess.sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
