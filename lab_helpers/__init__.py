@@ -22,9 +22,14 @@ def _quiet_if_local():
     except ValueError:
         return  # a bad LAB_MODE is reported when a session is asked for
     if local:
+        import os
+
         from .sessions import quiet_sdk
 
         quiet_sdk()
+        # the SDK builds a default session at import; without credentials botocore would probe
+        # the EC2 metadata service (a network call) - local mode never needs credentials
+        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 
 _quiet_if_local()

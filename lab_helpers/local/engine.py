@@ -232,6 +232,11 @@ class Execution:
         clean = re.sub(r"[^a-zA-Z0-9-]", "", step_name)
         return f"pipelines-{self.exec_id}-{clean}"[:52].rstrip("-") + "-" + new_id(10)
 
+    def job_started(self, step, kind, arn_prefix, job_name):
+        """Show the job in the step's metadata while it runs (as AWS does), so a reaper can find it."""
+        arn = self.api.arn(f"{arn_prefix}/{job_name.lower()}")
+        self.record_step(step, "Executing", Metadata={kind: {"Arn": arn}})
+
     def run_step(self, step):
         kind = step.get("Type")
         name = step["Name"]
@@ -252,6 +257,7 @@ class Execution:
         api = self.api
         if kind == "Training":
             request["TrainingJobName"] = self.job_name(name)
+            self.job_started(step, "TrainingJob", "training-job", request["TrainingJobName"])
             api.op_CreateTrainingJob(request)
             described = api.op_DescribeTrainingJob({"TrainingJobName": request["TrainingJobName"]})
             self.properties[name] = described
@@ -261,6 +267,7 @@ class Execution:
             return meta, None
         if kind == "Processing":
             request["ProcessingJobName"] = self.job_name(name)
+            self.job_started(step, "ProcessingJob", "processing-job", request["ProcessingJobName"])
             api.op_CreateProcessingJob(request)
             described = api.op_DescribeProcessingJob({"ProcessingJobName": request["ProcessingJobName"]})
             self.properties[name] = described
@@ -271,6 +278,7 @@ class Execution:
             return meta, None
         if kind == "Transform":
             request["TransformJobName"] = self.job_name(name)
+            self.job_started(step, "TransformJob", "transform-job", request["TransformJobName"])
             api.op_CreateTransformJob(request)
             described = api.op_DescribeTransformJob({"TransformJobName": request["TransformJobName"]})
             self.properties[name] = described
@@ -370,6 +378,14 @@ def _resolve(document, tail, path):
         except (KeyError, IndexError, TypeError, StopIteration):
             raise StepFailed(f"Property '{path}' does not exist on the step's result.") from None
     return value
+
+
+#: step metadata key -> (store kind, status field, end-time field) of the job a step runs
+_JOB_RECORDS = {
+    "TrainingJob": ("training_job", "TrainingJobStatus", "TrainingEndTime"),
+    "ProcessingJob": ("processing_job", "ProcessingJobStatus", "ProcessingEndTime"),
+    "TransformJob": ("transform_job", "TransformJobStatus", "TransformEndTime"),
+}
 
 
 class Engine:
@@ -480,6 +496,27 @@ class Engine:
                     step.update(StepStatus=final, EndTime=now, FailureReason=step.get("FailureReason") or reason or final)
                     key = f"{arn}#{step['StepName']}"
                     self.store.put("step", key, key, step, parent=arn)
+                    self._end_job(step.get("Metadata", {}), final, step["FailureReason"], now)
+
+    def _end_job(self, metadata, final, reason, now):
+        """A job its step's runner left InProgress ends with the step (not InProgress forever)."""
+        for kind, (store_kind, status_field, end_field) in _JOB_RECORDS.items():
+            job_arn = (metadata.get(kind) or {}).get("Arn")
+            if not job_arn:
+                continue
+
+            def change(doc, status_field=status_field, end_field=end_field):
+                if doc.get(status_field) not in ("InProgress", "Stopping"):
+                    return doc
+                doc[status_field] = final
+                doc[end_field] = doc["LastModifiedTime"] = now
+                if final == "Failed":
+                    doc["FailureReason"] = reason
+                if "SecondaryStatus" in doc:
+                    doc["SecondaryStatus"] = final
+                return doc
+
+            self.store.update(store_kind, job_arn.rsplit("/", 1)[-1], change)
 
     def check_stop(self, arn):
         doc = self.store.get("execution", arn)

@@ -155,6 +155,7 @@ class SageMakerApi:
         return doc
 
     def op_CreatePipeline(self, p):
+        self.cloud.warm_up()
         name = p["PipelineName"]
         definition = self._definition_from(p)
         arn = self.arn(f"pipeline/{name.lower()}")
@@ -183,6 +184,7 @@ class SageMakerApi:
         return {"PipelineArn": arn}
 
     def op_UpdatePipeline(self, p):
+        self.cloud.warm_up()
         name = p["PipelineName"]
         definition = self._definition_from(p) if (
             "PipelineDefinition" in p or "PipelineDefinitionS3Location" in p
@@ -223,9 +225,24 @@ class SageMakerApi:
         return paginate(items, p, "PipelineSummaries")
 
     def op_DeletePipeline(self, p):
+        """As in AWS: refused while an execution runs; deleting a pipeline deletes its executions."""
         doc = self._pipeline(p["PipelineName"])
-        self.store.delete("pipeline", doc["PipelineName"].lower())
-        return {"PipelineArn": doc["PipelineArn"]}
+        arn = doc["PipelineArn"]
+        with self.store.transaction():
+            executions = [self.cloud.engine.reap(e) for e in self.store.list("execution", parent=arn)]
+            running = [e["PipelineExecutionArn"] for e in executions
+                       if e["PipelineExecutionStatus"] not in TERMINAL_EXECUTION]
+            if running:
+                raise ApiError(
+                    "ConflictException",
+                    f"Pipeline {doc['PipelineName']} has running executions ({', '.join(running)}); "
+                    "stop them first (StopPipelineExecution).",
+                )
+            for execution in executions:
+                self.store.delete_children("step", execution["PipelineExecutionArn"])
+                self.store.delete("execution", execution["PipelineExecutionArn"])
+            self.store.delete("pipeline", doc["PipelineName"].lower())
+        return {"PipelineArn": arn}
 
     # -- executions -------------------------------------------------------------------
     def execution(self, arn):

@@ -31,6 +31,34 @@ def _memoize_config_validation():
     sdk_utils.validate_sagemaker_config = validate
 
 
+def _make_sdk_default(boto_session):
+    """Make local mode the SDK's default too, for code that passes no session.
+
+    The lesson's Step 4 builds ``Pipeline(name=..., steps=[...])`` with no ``sagemaker_session``;
+    the SDK then makes a plain ``sagemaker.Session()``, which takes ``boto3.DEFAULT_SESSION``.
+    Pointing that at the local boto session sends ``pipeline.upsert()``/``start()`` to the local
+    control plane (instead of failing for want of an AWS region, or reaching AWS).  A plain
+    ``Session`` does not carry the kit's telemetry opt-out, so the SDK's usage ping (an HTTPS
+    request) is skipped for every session whose boto session is a local one.
+    """
+    import boto3
+    from sagemaker.telemetry import telemetry_logging
+
+    boto_session.lab_local = True
+    boto3.DEFAULT_SESSION = boto_session
+    original = telemetry_logging._send_telemetry_request
+    if getattr(original, "lab_guarded", False):
+        return
+
+    def send(status, feature_list, session, *args, **kwargs):
+        if getattr(getattr(session, "boto_session", None), "lab_local", False):
+            return None  # local mode makes no network call
+        return original(status, feature_list, session, *args, **kwargs)
+
+    send.lab_guarded = True
+    telemetry_logging._send_telemetry_request = send
+
+
 class LocalLabSession(PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
@@ -47,7 +75,9 @@ class LocalLabSession(PipelineSession):
         _memoize_config_validation()
         self.cloud = cloud
         self.lab_role_arn = cloud.role_arn
-        super().__init__(boto_session=cloud.boto_session(), sagemaker_config=LOCAL_SDK_CONFIG)
+        boto_session = cloud.boto_session()
+        _make_sdk_default(boto_session)
+        super().__init__(boto_session=boto_session, sagemaker_config=LOCAL_SDK_CONFIG)
 
     def local_path(self, s3_uri):
         """The local file (or folder) that is the twin of ``s3://bucket/key``."""
