@@ -4,6 +4,9 @@
           Studio), runs it, prints a step table and the evaluation metrics, and exits 0 only if
           the execution succeeded.  ``--param Name=Value`` overrides a pipeline parameter,
           ``--json`` ends with one machine-readable line.
+``check`` checks the environment for the mode (Python, SDK v2, local-mode libraries; in remote
+          mode region, credentials, role, bucket and IAM permissions): one line each, ✓/✗/?, a
+          fix under each ✗; exits 0 when nothing failed, else 1.
 """
 
 import argparse
@@ -61,6 +64,12 @@ def cmd_run(args):
     return 0 if summary["status"] == "Succeeded" else 1
 
 
+def cmd_check(args):
+    from . import preflight
+
+    return preflight.main(args.mode)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lab_helpers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,6 +79,9 @@ def main(argv=None):
     run.add_argument("--json", action="store_true", help="end with one JSON line (status, steps, metrics)")
     run.add_argument("--mode", choices=["local", "remote"], help="override LAB_MODE")
     run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="check the environment for local or remote mode")
+    check.add_argument("--mode", choices=["local", "remote"], help="override LAB_MODE")
+    check.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

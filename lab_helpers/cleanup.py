@@ -73,8 +73,8 @@ def inventory(sess, pipelines=DEFAULT_PIPELINES, groups=DEFAULT_GROUPS, s3_prefi
     Kinds (see :data:`KINDS`): ``pipelines`` (name, arn, number of executions),
     ``running_executions``, ``model_package_groups`` (name, number of versions),
     ``model_packages`` (group, version, approval, arn), ``models`` (name, pipeline),
-    ``endpoints``, ``s3_objects`` (bucket, key, size) and ``automation`` (the event-driven
-    trigger of the lesson's optional Step 6; empty for now).
+    ``endpoints``, ``s3_objects`` (bucket, key, size) and ``automation`` (notebook 08's
+    S3 -> SQS -> Lambda trigger, remote mode: deleted with its ``teardown``).
     """
     if not s3_prefix or not str(s3_prefix).strip("/"):
         raise ValueError("s3_prefix must name a folder (e.g. 'pipelines-lab'): an empty prefix is the whole bucket.")
@@ -86,7 +86,35 @@ def inventory(sess, pipelines=DEFAULT_PIPELINES, groups=DEFAULT_GROUPS, s3_prefi
                           if e["EndpointName"].lower().startswith(tuple(p.lower() for p in endpoint_prefixes))]
     prefixes = [str(s3_prefix).strip("/") + "/"] + [f"{name}/" for name in pipelines]
     found["s3_objects"] = _find_objects(sess, prefixes)
+    found["automation"] = _find_automation(sess, pipelines)
     return found
+
+
+#: the automation resources notebook 08 creates (see lab_helpers.automation.setup.Resources)
+_TRIGGER_PARTS = ("queue_url", "dlq_url", "topic_arn", "subscriptions", "role_arn", "function_arn",
+                  "mapping_uuid", "notification_id")
+
+
+def _find_automation(sess, pipelines):
+    """The S3 -> SQS -> Lambda trigger of notebook 08, if it exists (remote mode only).
+
+    Offline, notebook 08 builds the trigger inside an in-memory AWS emulator that is gone when
+    the notebook ends, so there is nothing to find.
+    """
+    from .sessions import mode_of
+
+    if mode_of(sess) != "remote" or not pipelines:
+        return []
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .automation.setup import TriggerSpec, describe
+
+    spec = TriggerSpec(bucket=sess.default_bucket(), pipeline_name=pipelines[0])
+    try:
+        parts = {k: v for k, v in describe(sess.boto_session, spec).summary().items() if k in _TRIGGER_PARTS}
+    except (ClientError, BotoCoreError) as exc:
+        return [{"name": spec.name, "error": f"could not check the automation resources: {exc}"}]
+    return [{"name": spec.name, "spec": spec, "parts": sorted(parts)}] if parts else []
 
 
 def _find_pipelines(sess, names, found):
@@ -197,6 +225,16 @@ def _delete_all(sess, found):
                 finished = kind == "running_executions" and "cannot be stopped" in str(exc)
                 if not (_gone(exc) or finished):
                     errors.append(f"{kind[:-1]} {item.get('name') or item.get('arn')}: {exc}")
+    for trigger in found.get("automation", []):
+        if "spec" not in trigger:
+            errors.append(f"automation {trigger['name']}: {trigger.get('error')}")
+            continue
+        from .automation.setup import teardown
+
+        try:
+            teardown(sess.boto_session, trigger["spec"])
+        except ClientError as exc:
+            errors.append(f"automation {trigger['name']}: {exc}")
     return errors + _delete_objects(sess, found["s3_objects"])
 
 
@@ -224,7 +262,8 @@ def format_inventory(inv):
         _line("Models", inv.get("models"), lambda m: m["name"]),
         _line("Endpoints", inv.get("endpoints"), lambda e: e["name"]),
         _objects_line(inv.get("s3_objects") or []),
-        _line("Automation", inv.get("automation"), str),
+        _line("Automation", inv.get("automation"),
+              lambda a: f"{a['name']} ({', '.join(a['parts'])})" if "parts" in a else f"{a['name']}: {a['error']}"),
     ]
     if inv.get("errors"):
         lines += ["Could not delete:"] + [f"  {e}" for e in inv["errors"]]

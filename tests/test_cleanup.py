@@ -113,3 +113,44 @@ def test_the_result_shows_once_in_a_notebook(capsys):
     inv.printed = True  # as cleanup() leaves it: it has just printed the same text
     inv._ipython_display_()
     assert capsys.readouterr().out == ""
+
+
+def test_remote_cleanup_finds_and_tears_down_the_automation_trigger(monkeypatch, tmp_path):
+    """Notebook 08's trigger (remote mode) is listed by inventory() and removed by cleanup()."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    import lab_helpers
+    from lab_helpers.automation.setup import TriggerSpec, describe, setup
+
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "LAB_BUCKET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    with mock_aws():
+        iam = boto3.Session(region_name="eu-west-2").client("iam")  # not boto3's default session: a local one may own it
+        role = iam.create_role(RoleName="LabExecutionRole", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))
+        monkeypatch.setenv("LAB_ROLE_ARN", role["Role"]["Arn"])
+        sess = lab_helpers.session("remote")
+        spec = TriggerSpec(bucket=sess.default_bucket(), pipeline_name="AbalonePipeline")
+        setup(sess.boto_session, spec, enable_mapping=False)
+
+        found = cleanup.inventory(sess)
+        assert [t["name"] for t in found["automation"]] == [spec.name]
+        assert {"queue_url", "topic_arn", "function_arn", "role_arn"} <= set(found["automation"][0]["parts"])
+        assert "Automation (1)" in cleanup.format_inventory(found)
+
+        cleanup.cleanup(sess, dry_run=True)
+        assert describe(sess.boto_session, spec).function_arn is not None, "a dry run must delete nothing"
+        done = cleanup.cleanup(sess, dry_run=False)
+        assert not done.get("errors"), done.get("errors")
+        left = describe(sess.boto_session, spec)
+        assert {k: v for k, v in left.summary().items() if k in cleanup._TRIGGER_PARTS} == {}
+        assert cleanup.inventory(sess)["automation"] == []

@@ -1,0 +1,319 @@
+"""Pre-flight check: is this environment ready for the lesson, in local or remote mode?
+
+    python -m lab_helpers check [--mode local|remote]
+
+or, in notebook 00::
+
+    from lab_helpers import preflight
+    checks = preflight.run_checks()          # mode from LAB_MODE / Studio, as lab_helpers.session()
+    print(preflight.format_checks(checks))
+
+One line per check: ``✓`` passed, ``✗`` failed (with the fix on the next line), ``?`` could not be
+checked (e.g. the caller may not call ``iam:SimulatePrincipalPolicy``) - a ``?`` is not a failure.
+The command exits 0 when no check failed, else 1.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
+SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?"}
+SDK_FIX = 'pip install "sagemaker>=2.257,<3"  (then restart the kernel)'
+MIN_PYTHON = (3, 10)
+
+#: What the lesson does in remote mode, as IAM actions the execution role must be allowed.
+SAGEMAKER_ACTIONS = (
+    "sagemaker:CreatePipeline",
+    "sagemaker:StartPipelineExecution",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateModel",
+    "sagemaker:CreateModelPackage",
+)
+S3_ACTIONS = ("s3:PutObject", "s3:GetObject")
+PERMISSION_FIX = ("attach AmazonSageMakerFullAccess to the execution role (IAM console > Roles), "
+                  "or a policy allowing {action}")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str          # OK, FAIL or UNKNOWN
+    detail: str = ""
+    fix: str = ""
+
+    @property
+    def ok(self):
+        return self.status != FAIL
+
+    def line(self):
+        text = f"{SYMBOLS[self.status]} {self.name}"
+        if self.detail:
+            text += f": {self.detail}"
+        if self.status == FAIL and self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+def format_checks(checks):
+    """The checks as text, one line each (plus a fix line under each ✗), and a result line."""
+    lines = [c.line() for c in checks]
+    failed = [c for c in checks if c.status == FAIL]
+    unknown = [c for c in checks if c.status == UNKNOWN]
+    if failed:
+        lines.append(f"Result: {len(failed)} check(s) failed - fix the ✗ lines above and run the check again.")
+    else:
+        tail = f" ({len(unknown)} could not be checked: ?)" if unknown else ""
+        lines.append(f"Result: ready{tail}.")
+    return "\n".join(lines)
+
+
+def exit_code(checks):
+    return 0 if all(c.ok for c in checks) else 1
+
+
+# --------------------------------------------------------------------------------------
+# checks shared by both modes
+# --------------------------------------------------------------------------------------
+
+
+def check_python(version_info=None):
+    v = version_info or sys.version_info
+    text = f"{v[0]}.{v[1]}.{v[2]}"
+    if tuple(v[:2]) >= MIN_PYTHON:
+        return Check("Python", OK, text)
+    return Check("Python", FAIL, f"{text} (the kit needs ≥ {MIN_PYTHON[0]}.{MIN_PYTHON[1]})",
+                 "use Python 3.11 (e.g. `python3.11 kit.py setup`, or the kit's environment.yml image)")
+
+
+def check_sdk():
+    try:
+        import sagemaker
+    except ImportError as exc:
+        return Check("SageMaker Python SDK", FAIL, f"not importable ({exc})", SDK_FIX)
+    version = str(getattr(sagemaker, "__version__", "unknown"))
+    if version.startswith("3"):
+        return Check("SageMaker Python SDK", FAIL, f"{version} is v3, which removed sagemaker.workflow", SDK_FIX)
+    try:
+        has_workflow = importlib.util.find_spec("sagemaker.workflow") is not None
+    except (ImportError, ValueError):
+        has_workflow = False
+    if not has_workflow:
+        return Check("SageMaker Python SDK", FAIL, f"{version} has no sagemaker.workflow", SDK_FIX)
+    return Check("SageMaker Python SDK", OK, f"{version} (v2, with sagemaker.workflow)")
+
+
+def check_mode(mode):
+    from . import config
+
+    try:
+        chosen = config.resolve_mode(mode)
+    except ValueError as exc:
+        return None, Check("mode", FAIL, str(exc).split(".")[0], "export LAB_MODE=local  (or remote)")
+    source = "argument" if mode else ("LAB_MODE" if os.environ.get("LAB_MODE") else "Studio detection")
+    return chosen, Check("mode", OK, f"{chosen} (from {source})")
+
+
+# --------------------------------------------------------------------------------------
+# local mode
+# --------------------------------------------------------------------------------------
+
+
+def _module_version(name):
+    module = importlib.import_module(name)
+    return str(getattr(module, "__version__", "?"))
+
+
+def check_package(label, module, fix, prefix=None):
+    try:
+        version = _module_version(module)
+    except Exception as exc:  # ImportError, or a broken native library
+        return Check(label, FAIL, f"not importable ({type(exc).__name__}: {exc})", fix)
+    if prefix and not version.startswith(prefix):
+        return Check(label, FAIL, f"{version} (local mode needs {prefix}x)", fix)
+    return Check(label, OK, version)
+
+
+def check_lab_home():
+    from . import config
+
+    home = config.lab_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".preflight-", delete=True) as handle:
+            handle.write(b"ok")
+    except OSError as exc:
+        return Check("LAB_HOME writable", FAIL, f"{home}: {exc.strerror or exc}",
+                     "set LAB_HOME to a folder you can write, e.g. `export LAB_HOME=$HOME/.sagemaker-lab`")
+    return Check("LAB_HOME writable", OK, str(home))
+
+
+def check_fork_server():
+    posix = os.name == "posix" and hasattr(os, "fork")
+    if not posix:
+        return Check("fork server", OK, "not available on this OS: jobs start cold (slower, still works)")
+    if os.environ.get("LAB_FORK_SERVER", "1") == "0":
+        return Check("fork server", OK, "available (POSIX), switched off by LAB_FORK_SERVER=0: jobs start cold")
+    return Check("fork server", OK, "available (POSIX): jobs start warm")
+
+
+def local_checks():
+    return [
+        check_package("xgboost", "xgboost", 'pip install "xgboost==1.7.6"', prefix="1.7."),
+        check_package("scikit-learn", "sklearn", 'pip install "scikit-learn>=1.2"'),
+        check_package("pandas", "pandas", 'pip install "pandas>=1.5"'),
+        check_lab_home(),
+        check_fork_server(),
+        Check("Docker", OK, "not needed in local mode"),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# remote mode
+# --------------------------------------------------------------------------------------
+
+
+def _error_text(exc):
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', exc)}"
+
+
+def _simulate(iam, role_arn, actions, resources):
+    """{action: decision} from iam:SimulatePrincipalPolicy, or raise what the call raised."""
+    decisions = {}
+    paginator_kwargs = dict(PolicySourceArn=role_arn, ActionNames=list(actions), ResourceArns=list(resources))
+    response = iam.simulate_principal_policy(**paginator_kwargs)
+    for result in response.get("EvaluationResults", []):
+        decisions[result["EvalActionName"]] = result["EvalDecision"]
+    return decisions
+
+
+def permission_checks(boto_session, role_arn, bucket):
+    """One line per action the lesson needs; ``?`` lines where the caller may not simulate."""
+    region = boto_session.region_name
+    groups = [(SAGEMAKER_ACTIONS, ["*"])]
+    if bucket:
+        groups.append((S3_ACTIONS, [f"arn:aws:s3:::{bucket}/*"]))
+    groups.append((("iam:PassRole",), [role_arn]))
+    try:
+        iam = boto_session.client("iam", region_name=region)
+    except Exception as exc:
+        iam, client_error = None, exc
+    checks = []
+    for actions, resources in groups:
+        try:
+            if iam is None:
+                raise client_error
+            decisions = _simulate(iam, role_arn, actions, resources)
+            problem = None
+        except Exception as exc:  # AccessDenied for the caller, or a service that does not implement it
+            decisions, problem = {}, _error_text(exc)
+        on = "" if resources == ["*"] else f" on {resources[0]}"
+        for action in actions:
+            name = f"permission {action}"
+            decision = decisions.get(action)
+            if decision == "allowed":
+                checks.append(Check(name, OK, f"allowed{on}"))
+            elif decision is not None:
+                checks.append(Check(name, FAIL, f"{decision}{on}", PERMISSION_FIX.format(action=action)))
+            else:
+                why = problem or "no result"
+                checks.append(Check(name, UNKNOWN, f"could not be checked (iam:SimulatePrincipalPolicy: {why})"))
+    return checks
+
+
+def remote_checks():
+    import boto3
+
+    from . import sessions
+
+    checks = []
+    boto_session = boto3.Session()
+    if boto_session.region_name is None and os.environ.get("AWS_REGION"):
+        boto_session = boto3.Session(region_name=os.environ["AWS_REGION"])
+    region = boto_session.region_name
+    if region:
+        checks.append(Check("region", OK, region))
+    else:
+        checks.append(Check("region", FAIL, "none configured",
+                            "export AWS_DEFAULT_REGION=us-east-1  (or `aws configure`, or run in SageMaker Studio)"))
+        return checks  # nothing else can be asked without a region
+
+    credentials_ok = False
+    try:
+        if boto_session.get_credentials() is None:
+            raise LookupError("no credentials found")
+        identity = boto_session.client("sts", region_name=region).get_caller_identity()
+        checks.append(Check("credentials", OK, f"{identity['Arn']} (account {identity['Account']})"))
+        credentials_ok = True
+    except Exception as exc:
+        checks.append(Check("credentials", FAIL, _error_text(exc) if hasattr(exc, "response") else str(exc),
+                            "run `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), or run in SageMaker "
+                            "Studio - or use local mode: `export LAB_MODE=local`"))
+    if not credentials_ok:
+        return checks
+
+    role_arn = None
+    try:
+        from sagemaker.session import Session
+
+        sm_session = Session(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+    except Exception as exc:
+        checks.append(Check("SageMaker session", FAIL, str(exc), SDK_FIX))
+        return checks
+    try:
+        role_arn = sessions._remote_role(sm_session)
+        source = "LAB_ROLE_ARN" if os.environ.get("LAB_ROLE_ARN") else "Studio"
+        checks.append(Check("execution role", OK, f"{role_arn} (from {source})"))
+    except sessions.LabSetupError as exc:
+        message = str(exc)
+        checks.append(Check("execution role", FAIL, message.split(".")[0],
+                            message[len(message.split(".")[0]) + 1:].strip() or message))
+
+    bucket = None
+    try:
+        bucket = sm_session.default_bucket()
+        checks.append(Check("default bucket", OK, f"s3://{bucket} (exists or created)"))
+    except Exception as exc:
+        checks.append(Check("default bucket", FAIL, _error_text(exc),
+                            "allow s3:CreateBucket/s3:ListBucket for the SDK's default bucket "
+                            "(sagemaker-<region>-<account>), or set LAB_BUCKET to a bucket you can write"))
+
+    if role_arn:
+        checks.extend(permission_checks(boto_session, role_arn, bucket))
+    else:
+        checks.append(Check("permissions", UNKNOWN, "could not be checked without an execution role"))
+    return checks
+
+
+# --------------------------------------------------------------------------------------
+
+
+def run_checks(mode=None):
+    """All checks for ``mode`` (``"local"``/``"remote"``; default from LAB_MODE / Studio) as a list of Check."""
+    from .sessions import quiet_sdk
+
+    quiet_sdk()
+    chosen, mode_check = check_mode(mode)
+    checks = [mode_check, check_python(), check_sdk()]
+    if chosen == "local":
+        checks.extend(local_checks())
+    elif chosen == "remote":
+        try:
+            checks.extend(remote_checks())
+        except Exception as exc:  # never a traceback from a check
+            checks.append(Check("remote checks", FAIL, f"{type(exc).__name__}: {exc}",
+                                "read the message; see docs/instructor-guide.md (Errors)"))
+    return checks
+
+
+def main(mode=None, out=None):
+    """Print the checks; return the exit code (0 when no ✗)."""
+    checks = run_checks(mode)
+    print(format_checks(checks), file=out or sys.stdout)
+    return exit_code(checks)
