@@ -1,0 +1,247 @@
+"""The pre-flight check (python -m lab_helpers check) and the cost table."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lab_helpers import config, costs, preflight
+from lab_helpers.__main__ import main
+
+CREDENTIAL_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                   "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                   "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                   "AWS_REGION", "AWS_DEFAULT_REGION", "LAB_ROLE_ARN", "LAB_BUCKET")
+
+
+@pytest.fixture()
+def moto_account(monkeypatch):
+    """Fake credentials, region eu-west-2, not in Studio, no role; every AWS call answered by moto."""
+    from moto import mock_aws
+
+    for var in CREDENTIAL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(config, "in_studio", lambda: False)
+    with mock_aws():
+        yield
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+# --------------------------------------------------------------------------------------
+# costs
+# --------------------------------------------------------------------------------------
+
+
+def test_prices_are_dated_approximate_and_point_to_the_pricing_page():
+    assert costs.PRICES_NOTED and costs.PRICE_REGION == "us-east-1"
+    assert set(costs.PRICES_PER_HOUR) == {"ml.m5.large", "ml.m5.xlarge", "ml.t2.medium"}
+    text = costs.lesson_cost_text()
+    assert "Approximate" in text and costs.PRICES_NOTED in text
+    assert "https://aws.amazon.com/sagemaker/pricing/" in text
+
+
+def test_job_cost_is_per_second_with_a_one_minute_minimum(monkeypatch):
+    monkeypatch.setitem(costs.PRICES_PER_HOUR, "ml.m5.xlarge", 0.24)
+    assert costs.job_cost("ml.m5.xlarge", 60) == pytest.approx(0.24)
+    assert costs.job_cost("ml.m5.xlarge", 4) == pytest.approx(0.016)
+    assert costs.job_cost("ml.m5.xlarge", 0.25) == pytest.approx(0.004)    # 15 s bills a full minute
+    assert costs.job_cost("ml.m5.xlarge", 1.5) == pytest.approx(0.006)     # then per second
+    assert costs.job_cost("ml.m5.xlarge", 4, instance_count=2) == pytest.approx(0.032)
+    assert costs.job_cost(None, 4) == 0.0
+    with pytest.raises(KeyError, match="pricing"):
+        costs.job_cost("ml.p5.48xlarge", 1)
+
+
+def test_step_costs_rows_and_total():
+    rows = costs.step_costs()
+    assert [r[0] for r in rows] == [s[0] for s in costs.REMOTE_STEPS]
+    table = {r[0]: r for r in rows}
+    xl = costs.PRICES_PER_HOUR["ml.m5.xlarge"]
+    assert table["AbaloneProcess"][1] == "ml.m5.xlarge"
+    assert table["AbaloneProcess"][3] == pytest.approx(xl * table["AbaloneProcess"][2] / 60)
+    assert table["AbaloneMSECond"][1:] == ("-", 0.0, 0.0)
+    # the jobs (processing, training, eval, transform) take about 3-5 billed minutes each
+    jobs = [r for r in rows if r[1] != "-"]
+    assert len(jobs) == 4 and all(3 <= r[2] <= 5 for r in jobs)
+    assert costs.pipeline_cost() == pytest.approx(sum(r[3] for r in rows))
+    assert costs.pipeline_cost() == pytest.approx(xl * 16 / 60)
+    assert 0.03 < costs.pipeline_cost() < 0.15  # "cents per run", as notebook 00 says
+    assert f"{costs.pipeline_cost():.3f}" in costs.lesson_cost_text()
+
+
+def test_step_costs_use_the_table(monkeypatch):
+    steps = (("A", "training", "ml.m5.large", 30.0), ("B", "training", "ml.t2.medium", 0.1))
+    rows = costs.step_costs(steps)
+    assert rows[0] == ("A", "ml.m5.large", 30.0, pytest.approx(0.115 / 2))
+    assert rows[1][3] == pytest.approx(0.056 / 60)  # minimum minute
+    assert costs.pipeline_cost(steps) == pytest.approx(0.115 / 2 + 0.056 / 60)
+
+
+# --------------------------------------------------------------------------------------
+# local mode
+# --------------------------------------------------------------------------------------
+
+
+def test_local_check_passes_and_exits_0(python_env, lab_home):
+    run = subprocess.run([sys.executable, "-m", "lab_helpers", "check", "--mode", "local"], env=python_env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert "✗" not in out
+    for label in ("mode: local", "Python", "SageMaker Python SDK: 2.", "xgboost: 1.7.", "scikit-learn",
+                  "pandas", "LAB_HOME writable", "fork server", "Docker: not needed"):
+        assert f"✓ {label}" in out, (label, out)
+    assert str(lab_home) in out
+    assert lab_home.is_dir() and not list(lab_home.glob(".preflight-*"))  # the probe file is gone
+
+
+def test_local_check_fails_when_lab_home_is_not_writable(lab_home, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LAB_HOME", str(blocker / "home"))
+    checks = preflight.run_checks("local")
+    home = by_name(checks)["LAB_HOME writable"]
+    assert home.status == preflight.FAIL and "LAB_HOME" in home.fix
+    assert preflight.exit_code(checks) == 1
+
+
+def test_wrong_xgboost_version_is_a_failure_with_the_pip_fix(monkeypatch):
+    import xgboost
+
+    monkeypatch.setattr(xgboost, "__version__", "2.1.0")
+    check = preflight.check_package("xgboost", "xgboost", 'pip install "xgboost==1.7.6"', prefix="1.7.")
+    assert check.status == preflight.FAIL and "2.1.0" in check.detail and "xgboost==1.7.6" in check.fix
+
+
+def test_old_python_fails():
+    assert preflight.check_python((3, 9, 18)).status == preflight.FAIL
+    assert preflight.check_python((3, 10, 0)).status == preflight.OK
+
+
+# --------------------------------------------------------------------------------------
+# SDK v3 refused
+# --------------------------------------------------------------------------------------
+
+
+def test_sdk_v3_is_refused_with_the_pip_fix(monkeypatch, lab_home, capsys):
+    import sagemaker
+
+    monkeypatch.setattr(sagemaker, "__version__", "3.0.1")
+    checks = preflight.run_checks("local")
+    sdk = by_name(checks)["SageMaker Python SDK"]
+    assert sdk.status == preflight.FAIL
+    assert '"sagemaker>=2.257,<3"' in sdk.fix
+    assert main(["check", "--mode", "local"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ SageMaker Python SDK: 3.0.1" in out and 'pip install "sagemaker>=2.257,<3"' in out
+
+
+def test_sdk_without_workflow_is_refused(monkeypatch):
+    real_find_spec = preflight.importlib.util.find_spec
+    monkeypatch.setattr(preflight.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sagemaker.workflow" else real_find_spec(name, *a))
+    check = preflight.check_sdk()
+    assert check.status == preflight.FAIL and "sagemaker.workflow" in check.detail and "<3" in check.fix
+
+
+# --------------------------------------------------------------------------------------
+# remote mode against moto
+# --------------------------------------------------------------------------------------
+
+
+def test_remote_without_role_fails_on_the_role_line_with_its_fix(moto_account, capsys):
+    checks = preflight.run_checks("remote")
+    named = by_name(checks)
+    assert named["region"].status == preflight.OK and named["region"].detail == "eu-west-2"
+    assert named["credentials"].status == preflight.OK and "123456789012" in named["credentials"].detail
+    role = named["execution role"]
+    assert role.status == preflight.FAIL
+    assert "LAB_ROLE_ARN" in role.fix
+    assert preflight.exit_code(checks) == 1
+    text = preflight.format_checks(checks)
+    assert "✗ execution role" in text and "fix:" in text and "export LAB_ROLE_ARN=" in text
+    assert main(["check", "--mode", "remote"]) == 1
+    assert "✗ execution role" in capsys.readouterr().out
+
+
+def test_remote_with_role_has_bucket_and_unverifiable_permissions_are_question_marks(moto_account, monkeypatch):
+    import boto3
+
+    role_arn = "arn:aws:iam::123456789012:role/LabSageMakerRole"
+    boto3.client("iam").create_role(RoleName="LabSageMakerRole", AssumeRolePolicyDocument="{}")
+    monkeypatch.setenv("LAB_ROLE_ARN", role_arn)
+    checks = preflight.run_checks("remote")
+    named = by_name(checks)
+    assert named["execution role"].status == preflight.OK and role_arn in named["execution role"].detail
+    assert named["default bucket"].status == preflight.OK
+    assert "sagemaker-eu-west-2-123456789012" in named["default bucket"].detail
+    boto3.client("s3").head_bucket(Bucket="sagemaker-eu-west-2-123456789012")  # created by the check
+    # moto does not implement iam:SimulatePrincipalPolicy: every permission line is "?", not ✗
+    perms = [c for c in checks if c.name.startswith("permission ")]
+    actions = {c.name.split(" ", 1)[1] for c in perms}
+    assert set(preflight.SAGEMAKER_ACTIONS) | {"s3:PutObject", "s3:GetObject", "iam:PassRole"} <= actions
+    assert all(c.status == preflight.UNKNOWN and "could not be checked" in c.detail for c in perms)
+    assert preflight.exit_code(checks) == 0
+    assert "? permission sagemaker:CreatePipeline: could not be checked" in preflight.format_checks(checks)
+    assert main(["check", "--mode", "remote"]) == 0
+
+
+class FakeIam:
+    """simulate_principal_policy answers: allowed for all but the denied actions; or an AccessDenied."""
+
+    def __init__(self, denied=(), refuse=False):
+        self.denied, self.refuse, self.calls = set(denied), refuse, []
+
+    def simulate_principal_policy(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.refuse:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed to simulate"}},
+                              "SimulatePrincipalPolicy")
+        return {"EvaluationResults": [
+            {"EvalActionName": a, "EvalDecision": "implicitDeny" if a in self.denied else "allowed"}
+            for a in kwargs["ActionNames"]]}
+
+
+class FakeBotoSession:
+    region_name = "eu-west-2"
+
+    def __init__(self, iam):
+        self.iam = iam
+
+    def client(self, name, region_name=None):
+        assert name == "iam"
+        return self.iam
+
+
+def test_permission_checks_report_denied_actions_with_a_fix():
+    role = "arn:aws:iam::123456789012:role/R"
+    iam = FakeIam(denied={"sagemaker:CreatePipeline", "iam:PassRole"})
+    checks = by_name(preflight.permission_checks(FakeBotoSession(iam), role, "bkt"))
+    assert checks["permission sagemaker:CreatePipeline"].status == preflight.FAIL
+    assert "AmazonSageMakerFullAccess" in checks["permission sagemaker:CreatePipeline"].fix
+    assert checks["permission iam:PassRole"].status == preflight.FAIL
+    assert checks["permission sagemaker:CreateTrainingJob"].status == preflight.OK
+    assert checks["permission s3:PutObject"].status == preflight.OK
+    resources = {tuple(c["ResourceArns"]) for c in iam.calls}
+    assert ("arn:aws:s3:::bkt/*",) in resources and (role,) in resources
+    assert all(c["PolicySourceArn"] == role for c in iam.calls)
+
+
+def test_permission_checks_are_question_marks_when_the_caller_may_not_simulate():
+    checks = preflight.permission_checks(FakeBotoSession(FakeIam(refuse=True)), "arn:aws:iam::1:role/R", "b")
+    assert checks and all(c.status == preflight.UNKNOWN for c in checks)
+    assert "AccessDenied" in checks[0].detail
+    assert preflight.exit_code(checks) == 0
+    assert "✗" not in preflight.format_checks(checks)
