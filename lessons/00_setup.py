@@ -151,19 +151,31 @@ if lab_helpers.mode_of(sess) == "remote":
     print("in SageMaker Studio:", lab_helpers.in_studio())
 
 # %% [markdown]
+# The kit's preflight check does all of this in one go, one line per check with ✓ / ✗ / ? and the fix under
+# each ✗ — in remote mode it also checks your credentials, role, bucket and (where IAM lets it ask) whether the
+# role may do what the lesson does. From a terminal: `python -m lab_helpers check`.
+
+# %%
+from lab_helpers import preflight
+
+checks = preflight.run_checks(lab_helpers.mode_of(sess))
+print(preflight.format_checks(checks))
+assert preflight.exit_code(checks) == 0, "Fix the lines marked ✗ above (each says how), then run this cell again."
+
+# %% [markdown]
 # ## 3. What the lesson costs in remote mode
 #
 # In local mode the lesson costs nothing. In remote mode you pay for the instances your jobs run on, per
-# second, while they run (approximate us-east-1 on-demand list prices, noted in 2025 — check
-# <https://aws.amazon.com/sagemaker/pricing/> for your region and today's prices):
-#
-# - processing, training and batch-transform jobs run on **ml.m5.xlarge** (about $0.23 per hour);
-#   a small job like these takes 3–6 minutes of wall time, most of it starting the instance;
-# - the model step names **ml.m5.large** (about $0.12 per hour) for inference, but creating a model starts no instance;
-# - notebooks 03 and 04 run one training job each, about $0.02 each; a full pipeline run (four jobs) is
-#   about 20 instance-minutes, roughly $0.10;
-# - your Studio notebook's own instance (e.g. ml.t3.medium, about $0.05 per hour) runs while it is open.
-#
+# second while they run, with a one-minute minimum. The kit keeps a small, dated price table; check
+# <https://aws.amazon.com/sagemaker/pricing/> for your region and today's prices. Your Studio notebook's own
+# instance (e.g. ml.t3.medium, about $0.05 per hour) also bills while it is open.
+
+# %%
+from lab_helpers import costs
+
+print(costs.lesson_cost_text())
+
+# %% [markdown]
 # All of notebooks 00–09 together cost well under $1, if you run each clean-up section and shut down your
 # Studio apps when you finish. No notebook creates an endpoint, which would bill every hour until deleted.
 
