@@ -75,6 +75,8 @@ from xml.etree import ElementTree as ET
 
 from botocore.awsrequest import AWSResponse
 
+from .wire import _RawBody
+
 __all__ = ["LocalS3", "S3Error", "split_s3_uri", "sts_handle"]
 
 logger = logging.getLogger(__name__)
@@ -435,15 +437,7 @@ class _AwsChunkedDecoder:
 # ----------------------------------------------------------------------------- response bodies
 
 
-class _BytesBody(io.BytesIO):
-    """``raw`` for an in-memory response body (botocore calls ``stream()`` and ``read()``)."""
-
-    def stream(self, amt=64 * 1024, decode_content=None):  # noqa: ARG002 - urllib3's signature
-        while True:
-            chunk = self.read(amt)
-            if not chunk:
-                return
-            yield chunk
+_BytesBody = _RawBody  # ``raw`` for an in-memory body: one definition, in wire.py
 
 
 class _FileBody(io.RawIOBase):
