@@ -49,3 +49,26 @@ def local_sess(lab_home):
 
 
 PY = sys.executable
+
+
+def refuse_network(patch):
+    """Make every host lookup and connection in this process fail (and be recorded).
+
+    Returns the list the attempts are appended to; ``patch`` is a ``pytest.MonkeyPatch``.
+    """
+    import socket
+
+    attempts = []
+
+    def refuse(what):
+        def _refuse(*args, **kwargs):
+            attempts.append((what, args[1:] if what.startswith("socket.") else args))
+            raise OSError(f"network disabled in tests ({what})")
+
+        return _refuse
+
+    patch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    patch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
+    patch.setattr(socket, "create_connection", refuse("create_connection"))
+    patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    return attempts

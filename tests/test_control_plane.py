@@ -15,7 +15,6 @@ two executions started at once from two processes; a run whose process is killed
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import refuse_network
 from botocore.exceptions import ClientError, WaiterError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,19 +55,8 @@ WAIT_SCRIPT = textwrap.dedent("""
 @pytest.fixture(scope="module", autouse=True)
 def no_network():
     """Nothing in this process may resolve a host name or open a connection (local mode is offline)."""
-    attempts = []
-
-    def refuse(what):
-        def _refuse(*args, **kwargs):
-            attempts.append((what, args[1:] if what.startswith("socket.") else args))
-            raise OSError(f"network disabled in tests ({what})")
-        return _refuse
-
     patch = pytest.MonkeyPatch()
-    patch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    patch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    patch.setattr(socket, "create_connection", refuse("create_connection"))
-    patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    attempts = refuse_network(patch)
     yield attempts
     patch.undo()
     assert attempts == [], f"a network connection was attempted: {attempts}"

@@ -10,13 +10,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import refuse_network
 from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,19 +29,8 @@ pytestmark = pytest.mark.slow
 def no_network():
     """Nothing in this process may resolve a host name or open a connection: not the SDK's telemetry
     either, which a plain ``sagemaker.Session()`` (the outline's ``Pipeline`` makes one) would send."""
-    attempts = []
-
-    def refuse(what):
-        def _refuse(*args, **kwargs):
-            attempts.append((what, args[1:] if what.startswith("socket.") else args))
-            raise OSError(f"network disabled in tests ({what})")
-        return _refuse
-
     patch = pytest.MonkeyPatch()
-    patch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    patch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    patch.setattr(socket, "create_connection", refuse("create_connection"))
-    patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    attempts = refuse_network(patch)
     yield attempts
     patch.undo()
     assert attempts == [], f"a network connection was attempted: {attempts}"
