@@ -3,7 +3,6 @@
 import base64
 import hashlib
 import os
-import socket
 import zlib
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from conftest import refuse_network
 from boto3.s3.transfer import TransferConfig
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
@@ -40,18 +40,7 @@ def isolated_aws_env(monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Every test fails if anything tries to resolve a host name or open a connection."""
-    attempts = []
-
-    def refuse(what):
-        def _refuse(*args, **kwargs):
-            attempts.append((what, args[1:] if what.startswith("socket.") else args))
-            raise OSError(f"network disabled in tests ({what})")
-        return _refuse
-
-    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    attempts = refuse_network(monkeypatch)
     yield attempts
     assert attempts == [], f"a network connection was attempted: {attempts}"
 

@@ -334,11 +334,7 @@ def setup(boto_session, spec, enable_mapping=True):
     a = arns(spec, place)
     docs = policies(spec, place)
     region = place.region
-    sqs = boto_session.client("sqs", region_name=region)
-    sns = boto_session.client("sns", region_name=region)
-    iam = boto_session.client("iam", region_name=region)
-    lam = boto_session.client("lambda", region_name=region)
-    s3 = boto_session.client("s3", region_name=region)
+    sqs, sns, iam, lam, s3 = _clients(boto_session, region)
     out = Resources(account=place.account, region=region, bucket=spec.bucket, pipeline_arn=a["pipeline"])
 
     # 1. Queues: the dead-letter queue, then the queue S3 writes to (with its policy).
@@ -424,14 +420,17 @@ def setup(boto_session, spec, enable_mapping=True):
     return out
 
 
+def _clients(boto_session, region):
+    """The SQS, SNS, IAM, Lambda and S3 clients the trigger is made of, in that order."""
+    return tuple(boto_session.client(name, region_name=region) for name in ("sqs", "sns", "iam", "lambda", "s3"))
+
+
 def describe(boto_session, spec):
     """What of the trigger exists now (a :class:`Resources` with ``None`` for what is missing)."""
     place = where(boto_session)
     a = arns(spec, place)
     region = place.region
-    sqs, sns = boto_session.client("sqs", region_name=region), boto_session.client("sns", region_name=region)
-    iam, lam = boto_session.client("iam", region_name=region), boto_session.client("lambda", region_name=region)
-    s3 = boto_session.client("s3", region_name=region)
+    sqs, sns, iam, lam, s3 = _clients(boto_session, region)
     out = Resources(account=place.account, region=region, bucket=spec.bucket, pipeline_arn=a["pipeline"])
     out.queue_url = _queue_url(sqs, spec.queue_name)
     out.queue_arn = a["queue"] if out.queue_url else None
@@ -485,9 +484,7 @@ def teardown(boto_session, spec):
     place = where(boto_session)
     a = arns(spec, place)
     region = place.region
-    sqs, sns = boto_session.client("sqs", region_name=region), boto_session.client("sns", region_name=region)
-    iam, lam = boto_session.client("iam", region_name=region), boto_session.client("lambda", region_name=region)
-    s3 = boto_session.client("s3", region_name=region)
+    sqs, sns, iam, lam, s3 = _clients(boto_session, region)
     removed = []
 
     try:

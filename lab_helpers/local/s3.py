@@ -239,6 +239,18 @@ def _parse_http_date(value: str | None):
         return None
 
 
+def _check_content_md5(header, digest):
+    """Raise AWS's error when a Content-MD5 header is malformed or does not match ``digest``."""
+    try:
+        wanted = base64.b64decode(header.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        wanted = b""
+    if len(wanted) != 16:
+        raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
+    if wanted != digest:
+        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -1227,14 +1239,7 @@ class LocalS3:
                                   "You did not provide the number of bytes specified by the "
                                   "X-Amz-Decoded-Content-Length HTTP header.")
             if content_md5 is not None:
-                try:
-                    wanted = base64.b64decode(content_md5.strip(), validate=True)
-                except (binascii.Error, ValueError):
-                    wanted = b""
-                if len(wanted) != 16:
-                    raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
-                if wanted != md5.digest():
-                    raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+                _check_content_md5(content_md5, md5.digest())
             if sha is not None and sha.hexdigest() != sha_header:
                 raise S3Error("XAmzContentSHA256Mismatch",
                               "The provided 'x-amz-content-sha256' header does not match what was computed.")
@@ -2060,14 +2065,7 @@ def _verify_small_body(headers: dict, body: bytes, required: bool) -> None:
             raise S3Error("InvalidRequest", "Missing required header for this request: Content-MD5")
         return
     if content_md5 is not None:
-        try:
-            wanted = base64.b64decode(content_md5.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            wanted = b""
-        if len(wanted) != 16:
-            raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.")
-        if wanted != hashlib.md5(body).digest():
-            raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.")
+        _check_content_md5(content_md5, hashlib.md5(body).digest())
     if value:
         hasher = _new_checksum(algorithm)
         if hasher is not None:
