@@ -229,7 +229,7 @@ print(lab_helpers.monitor.format_table(rows))
 # The step's metadata names its training job. `DescribeTrainingJob` gives the model artifact (a `model.tar.gz`
 # under `model_path`) and the final metrics the algorithm reported.
 
-# %%
+# %% tags=["needs-aws"]
 job_name = rows[0]["metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
 job = sess.sagemaker_client.describe_training_job(TrainingJobName=job_name)
 model_artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
@@ -241,7 +241,7 @@ for metric in job.get("FinalMetricDataList", []):
 # %% [markdown]
 # Checkpoint: the job completed, and the artifact is a `model.tar.gz` under your model path.
 
-# %%
+# %% tags=["needs-aws"]
 assert job["TrainingJobStatus"] == "Completed", f"The job ended {job['TrainingJobStatus']}: {job.get('FailureReason')}"
 assert model_artifact.startswith(model_path) and model_artifact.endswith("model.tar.gz"), model_artifact
 print("Model artifact OK")
@@ -251,7 +251,7 @@ print("Model artifact OK")
 # metrics, and the pipeline in Studio (**Pipelines** → your pipeline → **Executions**). This cell does nothing
 # offline.
 
-# %% tags=["remote-only"]
+# %% tags=["remote-only", "needs-aws"]
 if lab_helpers.mode_of(sess) == "remote":
     print(f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job_name}")
 

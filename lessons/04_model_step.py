@@ -173,6 +173,12 @@ model_definition["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
 pipeline.upsert(role_arn=role)
 execution = pipeline.start()
 execution.wait(delay=30, max_attempts=60)
+print("status:", execution.describe()["PipelineExecutionStatus"])
+
+# %% [markdown]
+# The step list: training, then the model step, each with what it created.
+
+# %%
 rows = lab_helpers.monitor.step_rows(sess, execution.arn)
 print(lab_helpers.monitor.format_table(rows))
 
@@ -183,7 +189,7 @@ print(lab_helpers.monitor.format_table(rows))
 # generates for each execution. `DescribeModel` shows what the step created: the image, the artifact the training
 # step produced, and the role.
 
-# %%
+# %% tags=["needs-aws"]
 model_arn = next(r["metadata"]["Model"]["Arn"] for r in rows if "Model" in r["metadata"])
 described = sess.sagemaker_client.describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
 model_name = described["ModelName"]
@@ -195,7 +201,7 @@ print("role:    ", described["ExecutionRoleArn"])
 # %% [markdown]
 # Checkpoint: the model serves the artifact this execution's training job wrote, with the XGBoost image.
 
-# %%
+# %% tags=["needs-aws"]
 job_name = rows[0]["metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
 job = sess.sagemaker_client.describe_training_job(TrainingJobName=job_name)
 assert described["PrimaryContainer"]["ModelDataUrl"] == job["ModelArtifacts"]["S3ModelArtifacts"]
@@ -206,7 +212,7 @@ print("Model OK: it serves", job["ModelArtifacts"]["S3ModelArtifacts"])
 # In remote mode you can open the model in the SageMaker console (**Inference** → **Models**). This cell does
 # nothing offline.
 
-# %% tags=["remote-only"]
+# %% tags=["remote-only", "needs-aws"]
 if lab_helpers.mode_of(sess) == "remote":
     print(f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/models/{model_name}")
 

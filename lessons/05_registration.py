@@ -288,7 +288,7 @@ for package in packages:
 # %% [markdown]
 # Checkpoint: the run you just made registered a version.
 
-# %%
+# %% tags=["needs-aws"]
 assert packages, f"No model package in {group_name}: check that the execution above Succeeded."
 latest_arn = packages[0]["ModelPackageArn"]
 print("Latest version:", latest_arn)
@@ -297,7 +297,7 @@ print("Latest version:", latest_arn)
 # `describe_model_package` shows what a version holds: the image and the model artifact a deployment would
 # use, the content types and instance types you declared, and the approval status.
 
-# %%
+# %% tags=["needs-aws"]
 described = sess.sagemaker_client.describe_model_package(ModelPackageName=latest_arn)
 spec = described["InferenceSpecification"]
 print("Image:         ", spec["Containers"][0]["Image"])
@@ -314,7 +314,7 @@ print("Approval:      ", described["ModelApprovalStatus"])
 # rejects it. In a production setup each change of status is also an event (EventBridge: "SageMaker Model
 # Package State Change") that can start or stop a deployment.
 
-# %%
+# %% tags=["needs-aws"]
 sess.sagemaker_client.update_model_package(
     ModelPackageArn=latest_arn,
     ModelApprovalStatus="Rejected",
@@ -345,7 +345,7 @@ for package in rejected:
 # %% [markdown]
 # Checkpoint: every version in the list is rejected, and the one you rejected is in it.
 
-# %%
+# %% tags=["needs-aws"]
 assert rejected and all(p["ModelApprovalStatus"] == "Rejected" for p in rejected), (
     "Filter with ModelApprovalStatus='Rejected' in the list_model_packages call."
 )
@@ -356,7 +356,7 @@ print(f"Checkpoint passed: {len(rejected)} rejected version(s).")
 # Say the reviewer looks again and accepts the version after all. Approve it again, so the newest version is
 # the deployable one.
 
-# %%
+# %% tags=["needs-aws"]
 sess.sagemaker_client.update_model_package(
     ModelPackageArn=latest_arn,
     ModelApprovalStatus="Approved",

@@ -199,7 +199,7 @@ for step in reversed(execution.list_steps()):
 # %% [markdown]
 # Checkpoint: the execution succeeded, and the override reached the registry: the new version is approved.
 
-# %%
+# %% tags=["needs-aws"]
 steps = {step["StepName"]: step for step in execution.list_steps()}
 package_arn = steps["RegisterModel-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
 package = sess.sagemaker_client.describe_model_package(ModelPackageName=package_arn)
@@ -297,7 +297,7 @@ print({name: round(value, 3) for name, value in summary["metrics"].items()})
 # %% [markdown]
 # Checkpoint: the execution succeeded through the if-branch.
 
-# %%
+# %% tags=["needs-aws"]
 ok_steps = {step["StepName"]: step for step in run_ok.list_steps()}
 assert summary["status"] == "Succeeded", f"The execution ended {summary['status']}: read the step list above."
 assert ok_steps["AbaloneMSECond"]["Metadata"]["Condition"]["Outcome"] == "True"
@@ -343,7 +343,7 @@ for name, step in fail_steps.items():
 # %% [markdown]
 # Checkpoint: this execution took the else-branch and failed in the `FailStep`.
 
-# %%
+# %% tags=["needs-aws"]
 assert described["PipelineExecutionStatus"] == "Failed", (
     "Expected a Failed execution: start it with parameters={'MseThreshold': FAIL_THRESHOLD}."
 )

@@ -160,7 +160,7 @@ monitor.plot_timeline(sess, ok_arn)
 # The monitor functions are thin wrappers around one API call, `list_pipeline_execution_steps`. You get its
 # raw answer here: a list of dicts with `StepName`, `StepStatus`, `StartTime`, `EndTime` and `Metadata`.
 
-# %%
+# %% tags=["needs-aws"]
 steps = sess.sagemaker_client.list_pipeline_execution_steps(PipelineExecutionArn=ok_arn)["PipelineExecutionSteps"]
 print(json.dumps(steps[0], indent=1, default=str)[:600])
 
@@ -168,7 +168,7 @@ print(json.dumps(steps[0], indent=1, default=str)[:600])
 # Find the training step (`AbaloneTrain`) in `steps` and compute how long it took, in seconds, from its
 # `StartTime` and `EndTime` (both are `datetime` objects). Then list the names of the steps that succeeded.
 
-# %%
+# %% tags=["needs-aws"]
 # EXERCISE: Set train_seconds to the AbaloneTrain step's (EndTime - StartTime).total_seconds().
 train_step = next(step for step in steps if step["StepName"] == "AbaloneTrain")
 train_seconds = (train_step["EndTime"] - train_step["StartTime"]).total_seconds()
@@ -181,7 +181,7 @@ print(f"AbaloneTrain took {train_seconds:.1f} s; {len(succeeded)} steps succeede
 # %% [markdown]
 # Checkpoint: your numbers agree with the kit's table (which rounds durations to a tenth of a second).
 
-# %%
+# %% tags=["needs-aws"]
 table_seconds = steps_table.set_index("step").loc["AbaloneTrain", "duration_s"]
 assert abs(train_seconds - table_seconds) <= 0.1, f"Expected about {table_seconds} s: EndTime - StartTime."
 assert sorted(succeeded) == sorted(steps_table.loc[steps_table["status"] == "Succeeded", "step"]), (
@@ -197,20 +197,20 @@ print("Checkpoint passed.")
 # The `#011` in the training log is a tab character: the XGBoost container writes tabs, and CloudWatch shows
 # them escaped. Each line is one boosting round with the error on the training and validation data.
 
-# %%
+# %% tags=["needs-aws"]
 monitor.show_logs(sess, ok_arn, "AbaloneTrain", tail=12)
 
 # %% [markdown]
 # The evaluation step's log is shorter: the script prints the test metrics it writes to its report.
 
-# %%
+# %% tags=["needs-aws"]
 monitor.show_logs(sess, ok_arn, "AbaloneEval", tail=9)
 
 # %% [markdown]
 # In remote mode you can also open the job in the AWS console. This cell prints the links (it does nothing
 # offline).
 
-# %% tags=["remote-only"]
+# %% tags=["remote-only", "needs-aws"]
 if lab_helpers.mode_of(sess) == "remote":
     training = next(step for step in steps if step["StepName"] == "AbaloneTrain")
     arn_name = training["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]  # ARNs are lower-case
@@ -235,7 +235,7 @@ artifacts
 # The model archive, `model.tar.gz`, is what a deployment loads. You read it from S3 and list what is inside:
 # one file, `xgboost-model`, the trained booster.
 
-# %%
+# %% tags=["needs-aws"]
 model_uri = artifacts.loc[artifacts["artifact"] == "model.tar.gz", "location"].iloc[0]
 model_bucket, model_key = model_uri[len("s3://"):].split("/", 1)
 archive = sess.boto_session.client("s3", region_name=region).get_object(Bucket=model_bucket, Key=model_key)
@@ -259,13 +259,13 @@ print(json.dumps(report, indent=1))
 # abalone, but above about 13 rings most points fall below the line: it predicts too few rings for old
 # abalone, of which the data has only a few.
 
-# %%
+# %% tags=["needs-aws"]
 monitor.plot_predictions(sess, ok_arn)
 
 # %% [markdown]
 # Checkpoint: this execution passed its condition, so its MSE is at most the default threshold.
 
-# %%
+# %% tags=["needs-aws"]
 mse = report["regression_metrics"]["mse"]["value"]
 assert mse <= 6.0, f"MSE {mse:.2f} is above 6.0, so this execution should not have succeeded: check ok_arn."
 print(f"Test MSE {mse:.2f} (RMSE {mse ** 0.5:.2f} rings)")
@@ -288,7 +288,7 @@ registry[["version", "approval", "created", "mse", "description"]]
 # newest version (Studio: choose the version, then **Update status → Approved**). `approve` calls
 # `update_model_package` and returns the new status.
 
-# %%
+# %% tags=["needs-aws"]
 latest = registry.iloc[0]
 note = f"Test MSE {latest['mse']:.2f}; predictions reviewed in notebook 07."
 status = monitor.approve(sess, latest["arn"], description=note)
@@ -297,7 +297,7 @@ print(f"Version {latest['version']}: {status}")
 # %% [markdown]
 # Checkpoint: the registry now shows the newest version as approved.
 
-# %%
+# %% tags=["needs-aws"]
 registry = monitor.registry_table(sess, group_name)
 assert registry.iloc[0]["approval"] == "Approved", "The newest version is not approved: call monitor.approve(...)."
 registry[["version", "approval", "mse", "description"]].head(3)

@@ -303,7 +303,7 @@ if auto is not None:
 # there — the one step AWS does not need), call `lambda_handler`, and delete the messages that did not fail.
 # The pipeline runs inside the call. In remote mode you wait until the execution appears.
 
-# %%
+# %% tags=["needs-aws"]
 if auto is not None:
     deliveries = auto.deliver()
     for delivery in deliveries:
@@ -341,7 +341,7 @@ for run in runs:
 # %% [markdown]
 # Checkpoint: exactly one execution ran on the uploaded file.
 
-# %%
+# %% tags=["needs-aws"]
 assert len(runs) == 1, f"Expected one execution with InputData = {uri}, found {len(runs)}."
 if auto is not None:
     assert runs[0]["PipelineExecutionStatus"] == "Succeeded", runs[0]

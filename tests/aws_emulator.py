@@ -1,0 +1,209 @@
+"""Remote mode with no AWS: an in-process AWS API emulator (moto) inside a notebook kernel.
+
+``tests/test_notebooks_remote.py`` runs each solution notebook with ``MODE=remote`` in a kernel that
+starts here.  The emulator is moto's ``mock_aws``, started in the kernel process itself, before the
+notebook's first cell: it answers every botocore call in that process whatever endpoint the call
+names, so the SDK's look-ups that bypass ``AWS_ENDPOINT_URL`` (its regional STS calls, for one) land
+in it too - there is no endpoint to configure and nothing to leak.  As a second guard, Python sockets
+in the kernel may only connect to this machine: any other connection fails, is written to the file in
+``LAB_EMULATOR_LOG`` and fails the test.
+
+The kernel gets a fake account: fake credentials, a region other than us-east-1, and
+``LAB_ROLE_ARN`` naming a SageMaker execution role that exists in the emulator's IAM.
+
+How it gets into the kernel: :func:`kernel_env` returns the environment for ``papermill`` with
+``IPYTHONDIR`` pointing at a folder whose ``profile_default/startup`` file imports this module and
+calls :func:`start` - IPython runs startup files in every kernel before the first cell.
+
+Where moto lacks an answer the notebooks need in every run, :func:`_fill_gaps` gives the one SageMaker
+gives for what moto models (an execution that ran no step); everything else is moto's own.
+"""
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+REGION = "eu-west-2"
+ACCOUNT = "123456789012"  # moto's default account
+ROLE_NAME = "LabSageMakerExecutionRole"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+
+#: Anything that could point the kernel at a real account, dropped from its environment.
+_REAL_AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                  "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_REGION", "AWS_ENDPOINT_URL",
+                  "LAB_REGION", "LAB_BUCKET", "SAGEMAKER_INTERNAL_IMAGE_URI")
+
+_STARTUP = """\
+import sys
+sys.path.insert(0, {tests!r})
+import aws_emulator
+aws_emulator.start()
+"""
+
+_started = None
+
+
+def kernel_env(base_env, ipython_dir, log_file):
+    """Environment for a papermill run whose kernel starts the emulator (see the module docstring)."""
+    startup = Path(ipython_dir) / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-aws-emulator.py").write_text(_STARTUP.format(tests=str(Path(__file__).resolve().parent)))
+    env = {k: v for k, v in base_env.items() if k not in _REAL_AWS_VARS}
+    env.update(
+        IPYTHONDIR=str(ipython_dir),
+        LAB_EMULATE_AWS="1",
+        LAB_EMULATOR_LOG=str(log_file),
+        LAB_MODE="remote",
+        LAB_ROLE_ARN=ROLE_ARN,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        SAGEMAKER_SUPPRESS_V2_WARNING="1",
+    )
+    return env
+
+
+def start():
+    """Start moto in this process, create the execution role, and refuse connections off this machine."""
+    global _started
+    if _started is not None or os.environ.get("LAB_EMULATE_AWS") != "1":
+        return _started
+    from moto import mock_aws
+
+    _fill_gaps()
+    _started = mock_aws()
+    _started.start()
+    import boto3
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    boto3.client("iam", region_name=REGION).create_role(
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    _refuse_off_machine(os.environ.get("LAB_EMULATOR_LOG"))
+    # moto runs a Lambda function (when a message reaches its queue) in Docker, which is not here: it logs
+    # an error and the function does not run - the one link of notebook 08 that needs real AWS.
+    logging.getLogger("moto.awslambda.models").setLevel(logging.CRITICAL)
+    return _started
+
+
+def _fill_gaps():
+    """Answers moto (5.2) lacks or gives differently, in the shape SageMaker gives them.
+
+    * An execution in moto is ``Succeeded`` at once and runs no step, so ``ListPipelineExecutionSteps``
+      answers with an empty step list (for an execution that exists; else moto's ValidationException).
+    * The emulated account has no Studio domain, so ``ListApps`` answers with no apps.
+    * SageMaker names an execution started without ``PipelineExecutionDisplayName``
+      ``execution-<milliseconds since the epoch>``; moto leaves the name out.
+    * ``ListPipelineParametersForExecution`` lists every parameter of the pipeline with the value the
+      execution used (its default unless the start overrode it); moto lists only the overrides.
+    """
+    import time
+
+    from moto.core.responses import ActionResult
+    from moto.sagemaker import models, responses
+    from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+    def list_pipeline_execution_steps(self):
+        get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, self._get_param("PipelineExecutionArn"))
+        return ActionResult({"PipelineExecutionSteps": []})
+
+    def list_apps(self):
+        return ActionResult({"Apps": []})
+
+    init = models.FakePipelineExecution.__init__
+
+    def sagemaker_init(self, pipeline_execution_arn, pipeline_execution_display_name, pipeline_parameters,
+                       *args, **kwargs):
+        name = pipeline_execution_display_name or f"execution-{int(time.time() * 1000)}"
+        init(self, pipeline_execution_arn, name, pipeline_parameters, *args, **kwargs)
+        # every parameter of the definition, with its default unless the start overrode it
+        declared = json.loads(self.pipeline_definition_for_execution or "{}").get("Parameters", [])
+        overrides = {p["Name"]: p["Value"] for p in pipeline_parameters or []}
+        self.pipeline_parameters = [{"Name": p["Name"], "Value": str(overrides.get(p["Name"], p.get("DefaultValue")))}
+                                    for p in declared if p["Name"] in overrides or "DefaultValue" in p]
+
+    responses.SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps
+    responses.SageMakerResponse.list_apps = list_apps
+    models.FakePipelineExecution.__init__ = sagemaker_init
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "", None}
+
+
+def _is_loopback(host):
+    return host in _LOOPBACK or (isinstance(host, str) and host.startswith("127."))
+
+
+def _refuse_off_machine(log_file):
+    """Python sockets may connect to this machine only; anything else raises and is logged."""
+
+    def record(what, target):
+        if log_file:
+            with open(log_file, "a") as out:
+                out.write(f"{what} {target!r}\n")
+        raise OSError(f"the AWS emulator test allows no network: {what} {target!r}")
+
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def guarded_connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            record("connect", address)
+        return connect(self, address)
+
+    def guarded_connect_ex(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            record("connect", address)
+        return connect_ex(self, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if not _is_loopback(name):
+            record("getaddrinfo", name)
+        return getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = guarded_connect
+    socket.socket.connect_ex = guarded_connect_ex
+    socket.getaddrinfo = guarded_getaddrinfo
+
+
+
+def inventory():
+    """What exists in the emulated account now, by kind (names and S3 URIs), for the tests to check."""
+    import boto3
+
+    def each(client, method, key, field=None, **kwargs):
+        items = []
+        for page in client.get_paginator(method).paginate(**kwargs):
+            items.extend(item[field] if field else item for item in page.get(key, []))
+        return items
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    objects = []
+    for bucket in s3.list_buckets()["Buckets"]:
+        objects.extend(f"s3://{bucket['Name']}/{key}" for key in
+                       each(s3, "list_objects_v2", "Contents", "Key", Bucket=bucket["Name"]))
+    return {
+        "pipelines": each(sm, "list_pipelines", "PipelineSummaries", "PipelineName"),
+        "models": each(sm, "list_models", "Models", "ModelName"),
+        "model_package_groups": each(sm, "list_model_package_groups", "ModelPackageGroupSummaryList",
+                                     "ModelPackageGroupName"),
+        "s3_objects": objects,
+        "lambda_functions": each(boto3.client("lambda", region_name=REGION), "list_functions", "Functions",
+                                 "FunctionName"),
+        "sqs_queues": boto3.client("sqs", region_name=REGION).list_queues().get("QueueUrls", []),
+        "sns_topics": each(boto3.client("sns", region_name=REGION), "list_topics", "Topics", "TopicArn"),
+        "event_rules": each(boto3.client("events", region_name=REGION), "list_rules", "Rules", "Name"),
+        "iam_roles": [name for name in each(boto3.client("iam"), "list_roles", "Roles", "RoleName")
+                      if name != ROLE_NAME],
+    }
+
+
+def inventory_json():
+    return json.dumps(inventory(), sort_keys=True)
