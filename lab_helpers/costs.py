@@ -22,7 +22,14 @@ PRICES_PER_HOUR = {
     "ml.m5.large": 0.115,   # training / processing / inference
     "ml.m5.xlarge": 0.23,   # training / processing / batch transform
     "ml.t2.medium": 0.056,  # real-time inference (named in the registry; the lesson starts no endpoint)
+    "ml.t3.medium": 0.05,   # a typical Studio JupyterLab space (bills while the space runs)
 }
+
+#: Approximate S3 Standard storage price in PRICE_REGION, USD per GB-month.
+S3_PRICE_PER_GB_MONTH = 0.023
+
+#: The instance a Studio JupyterLab space typically runs on, and the hours a learner keeps it open.
+STUDIO_INSTANCE, STUDIO_HOURS = "ml.t3.medium", 3.0
 
 #: SageMaker's minimum billed duration for a job, in minutes.
 MINIMUM_BILLED_MINUTES = 1.0
@@ -37,6 +44,25 @@ REMOTE_STEPS = (
     ("AbaloneRegisterModel", "model registry", None, 0.0),
     ("AbaloneCreateModel", "create model", None, 0.0),
     ("AbaloneTransform", "batch transform", "ml.m5.xlarge", 5.0),
+)
+
+
+#: Rough billed minutes of the outline's training job (Train in notebooks 03-06).
+OUTLINE_TRAIN_MINUTES = 3.0
+
+#: What each notebook runs in remote mode, as (what, runs of the outline's training job, full abalone
+#: runs, failing abalone runs - processing, training and evaluation, then the FailStep).
+NOTEBOOK_RUNS = (
+    ("00_setup", "nothing", 0, 0, 0),
+    ("01_data", "uploads a few hundred kB to S3", 0, 0, 0),
+    ("02_parameters", "nothing (builds definitions only)", 0, 0, 0),
+    ("03_training_step", "one training job", 1, 0, 0),
+    ("04_model_step", "one training job (creating a model starts no instance)", 1, 0, 0),
+    ("05_registration", "the outline's pipeline: one training job", 1, 0, 0),
+    ("06_pipeline", "the outline's pipeline, the abalone pipeline, and a failing abalone run", 1, 1, 1),
+    ("07_monitoring", "nothing (one abalone run if none succeeded before)", 0, 0, 0),
+    ("08_automation", "the abalone run your upload starts (Lambda, SQS, SNS: far below a cent)", 0, 1, 0),
+    ("09_cleanup", "nothing", 0, 0, 0),
 )
 
 
@@ -65,6 +91,47 @@ def pipeline_cost(steps=REMOTE_STEPS):
     return sum(row[3] for row in step_costs(steps))
 
 
+def failing_run_cost(steps=REMOTE_STEPS):
+    """Approximate USD for an abalone execution that fails its condition (no transform job)."""
+    return sum(row[3] for row in step_costs(steps) if row[0] in ("AbaloneProcess", "AbaloneTrain", "AbaloneEval"))
+
+
+def notebook_costs():
+    """Rows ``(notebook, what it runs, approx USD)`` for remote mode; local mode costs nothing."""
+    train = job_cost("ml.m5.xlarge", OUTLINE_TRAIN_MINUTES)
+    return [(name, what, train * outline + pipeline_cost() * full + failing_run_cost() * failing)
+            for name, what, outline, full, failing in NOTEBOOK_RUNS]
+
+
+def studio_cost(hours=STUDIO_HOURS):
+    """Approximate USD for a Studio JupyterLab space kept open ``hours``."""
+    return PRICES_PER_HOUR[STUDIO_INSTANCE] * hours
+
+
+def lesson_total():
+    """Approximate USD for the whole lesson in remote mode: every notebook's jobs plus the Studio space."""
+    return sum(row[2] for row in notebook_costs()) + studio_cost()
+
+
+def guide_markdown():
+    """The cost section's tables for docs/instructor-guide.md (``python tools/update_guide_costs.py`` writes them)."""
+    lines = [f"Approximate {PRICE_REGION} on-demand list prices, noted {PRICES_NOTED} (check <{PRICING_URL}> for "
+             "your region and today's prices):", "", "| Instance | Price per hour (approx.) |", "|---|---|"]
+    lines += [f"| {instance_type} | about ${price:.3f} |" for instance_type, price in PRICES_PER_HOUR.items()]
+    lines += [f"| S3 Standard storage | about ${S3_PRICE_PER_GB_MONTH:.3f} per GB-month |", "",
+              "One abalone pipeline run (billed per second, one-minute minimum; wall time adds the instance's "
+              "start-up, 2-3 minutes per job):", "", "| Step | Instance | Billed minutes (approx.) | USD (approx.) |",
+              "|---|---|---|---|"]
+    lines += [f"| {step} | {instance_type} | {minutes:.0f} | {usd:.3f} |"
+              for step, instance_type, minutes, usd in step_costs()]
+    lines += [f"| **total** | | {sum(r[2] for r in step_costs()):.0f} | {pipeline_cost():.3f} |", "",
+              "| Notebook | Runs in remote mode | USD (approx.) |", "|---|---|---|"]
+    lines += [f"| {name} | {what} | {usd:.3f} |" for name, what, usd in notebook_costs()]
+    lines += ["", f"With a Studio space on {STUDIO_INSTANCE} open for {STUDIO_HOURS:.0f} hours (about "
+              f"${studio_cost():.2f}), the whole lesson costs about ${lesson_total():.2f} per learner."]
+    return "\n".join(lines)
+
+
 def lesson_cost_text():
     """A short text for notebook 00 and the instructor guide: prices, per-step estimate, total."""
     lines = [
@@ -80,7 +147,11 @@ def lesson_cost_text():
         lines.append(f"  {step:<22} {instance_type:<13} {minutes:>11.0f} {usd:>7.3f}")
     total_minutes = sum(row[2] for row in step_costs())
     lines.append(f"  {'total':<22} {'':<13} {total_minutes:>11.0f} {pipeline_cost():>7.3f}")
+    lines += ["", "Per notebook (remote mode):"]
+    lines += [f"  {name:<17} {usd:>6.3f}  {what}" for name, what, usd in notebook_costs()]
     lines += [
+        f"  {'Studio space':<17} {studio_cost():>6.3f}  {STUDIO_INSTANCE} open for {STUDIO_HOURS:.0f} hours",
+        f"  {'whole lesson':<17} {lesson_total():>6.3f}",
         "",
         "No step starts an endpoint; an endpoint left running would bill every hour until deleted.",
         "Exact figures: BillableTimeInSeconds (describe_training_job), and Cost Explorer a day later.",

@@ -24,7 +24,7 @@
 # - how to create, run and inspect a pipeline, and delete it again.
 #
 # **Prerequisites:** notebook 02 (sessions and parameters). **Time:** 15 minutes.
-# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge: 3–5 minutes, about $0.02.
+# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge: 3–5 minutes, about $0.01.
 
 # %% [markdown]
 # ## Setup

@@ -24,7 +24,7 @@
 # - how to find and inspect the model an execution created, and delete it again.
 #
 # **Prerequisites:** notebook 03 (the training step). **Time:** 15 minutes.
-# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.02);
+# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.01);
 # creating a model starts no instance and costs nothing.
 
 # %% [markdown]

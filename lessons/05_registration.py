@@ -27,7 +27,7 @@
 #   version (`update_model_package`).
 #
 # **Prerequisites:** notebooks 03 (the training step) and 04 (the model step). **Time:** about 20 minutes.
-# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.02);
+# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.01);
 # the model registry itself costs nothing.
 
 # %% [markdown]

@@ -26,7 +26,7 @@
 #
 # **Prerequisites:** notebook 06 (if you have not run it, this notebook runs the abalone pipeline once).
 # **Time:** about 20 minutes. **Cost:** reading is free. If the notebook has to run the pipeline in remote
-# mode, that run takes 15–20 minutes and costs about $0.08 (four jobs on ml.m5.xlarge).
+# mode, that run takes 15–20 minutes and costs about $0.06 (four jobs on ml.m5.xlarge).
 
 # %% [markdown]
 # ## Setup

@@ -30,7 +30,7 @@
 # **Prerequisites:** notebook 06 (this notebook creates the abalone pipeline itself if it is missing).
 # **Time:** about 25 minutes. **Cost:** local mode is free. Remote mode: the queue, topic and function cost
 # fractions of a cent (all within the AWS free tier); the upload starts one abalone pipeline run (about
-# $0.08, 15–20 minutes). Remote set-up creates an IAM role, so it needs permissions a Studio execution role
+# $0.06, 15–20 minutes). Remote set-up creates an IAM role, so it needs permissions a Studio execution role
 # usually lacks (`iam:CreateRole`, `iam:PutRolePolicy`, `lambda:*`, `sqs:*`, `sns:*`,
 # `s3:PutBucketNotification`): run it with an administrator's credentials or ask yours.
 

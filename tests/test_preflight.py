@@ -3,11 +3,14 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lab_helpers import config, costs, preflight
 from lab_helpers.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CREDENTIAL_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                    "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -44,7 +47,7 @@ def by_name(checks):
 
 def test_prices_are_dated_approximate_and_point_to_the_pricing_page():
     assert costs.PRICES_NOTED and costs.PRICE_REGION == "us-east-1"
-    assert set(costs.PRICES_PER_HOUR) == {"ml.m5.large", "ml.m5.xlarge", "ml.t2.medium"}
+    assert set(costs.PRICES_PER_HOUR) == {"ml.m5.large", "ml.m5.xlarge", "ml.t2.medium", "ml.t3.medium"}
     text = costs.lesson_cost_text()
     assert "Approximate" in text and costs.PRICES_NOTED in text
     assert "https://aws.amazon.com/sagemaker/pricing/" in text
@@ -85,6 +88,55 @@ def test_step_costs_use_the_table(monkeypatch):
     assert rows[0] == ("A", "ml.m5.large", 30.0, pytest.approx(0.115 / 2))
     assert rows[1][3] == pytest.approx(0.056 / 60)  # minimum minute
     assert costs.pipeline_cost(steps) == pytest.approx(0.115 / 2 + 0.056 / 60)
+
+
+def test_notebook_costs_follow_what_each_notebook_runs():
+    rows = {name: (what, usd) for name, what, usd in costs.notebook_costs()}
+    assert sorted(rows) == sorted(p.stem for p in (ROOT / "lessons").glob("[0-9][0-9]_*.py"))
+    train = costs.job_cost("ml.m5.xlarge", costs.OUTLINE_TRAIN_MINUTES)
+    assert rows["03_training_step"][1] == pytest.approx(train)
+    assert rows["06_pipeline"][1] == pytest.approx(train + costs.pipeline_cost() + costs.failing_run_cost())
+    assert costs.failing_run_cost() < costs.pipeline_cost()  # no transform job on the failing branch
+    assert rows["00_setup"][1] == rows["09_cleanup"][1] == 0.0
+    assert costs.lesson_total() == pytest.approx(sum(usd for _, usd in rows.values()) + costs.studio_cost())
+    assert costs.lesson_total() < 1.0  # notebook 00 says "well under $1"
+    assert f"{costs.lesson_total():.3f}" in costs.lesson_cost_text()
+
+
+def test_the_instructor_guide_shows_the_package_figures():
+    result = subprocess.run([sys.executable, "tools/update_guide_costs.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    guide = (ROOT / "docs" / "instructor-guide.md").read_text()
+    assert f"| **total** | | 16 | {costs.pipeline_cost():.3f} |" in guide
+    # the check fails when the guide's block is stale
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import update_guide_costs
+    finally:
+        sys.path.pop(0)
+    stale = guide.replace(f"{costs.pipeline_cost():.3f}", "0.999")
+    assert stale != guide and update_guide_costs.render(stale) == guide
+
+
+def _cost_paragraph(lesson):
+    text = lesson.read_text()
+    start = text.index("**Cost:**")
+    return text[start:text.index("\n#\n", start) if "\n#\n" in text[start:] else len(text)].split("# %%")[0]
+
+
+@pytest.mark.parametrize("lesson", sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem)
+def test_each_notebooks_cost_line_agrees_with_the_package(lesson):
+    """Every dollar figure on a notebook's **Cost** line is one the cost table gives for that notebook."""
+    import re
+
+    usd = dict((name, usd) for name, _, usd in costs.notebook_costs())[lesson.stem]
+    train = costs.job_cost("ml.m5.xlarge", costs.OUTLINE_TRAIN_MINUTES)
+    allowed = {f"{x:.2f}" for x in (usd, train, costs.pipeline_cost(), costs.failing_run_cost())}
+    figures = re.findall(r"\$(\d+\.\d\d)\b", _cost_paragraph(lesson))
+    assert set(figures) <= allowed, f"{lesson.name}: Cost line says ${figures}, lab_helpers.costs gives {sorted(allowed)}"
+    if usd >= 0.005:
+        assert f"{usd:.2f}" in figures or f"{train:.2f}" in figures, f"{lesson.name}: no cost figure on its Cost line"
 
 
 # --------------------------------------------------------------------------------------
