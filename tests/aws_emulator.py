@@ -15,7 +15,7 @@ How it gets into the kernel: :func:`kernel_env` returns the environment for ``pa
 ``IPYTHONDIR`` pointing at a folder whose ``profile_default/startup`` file imports this module and
 calls :func:`start` - IPython runs startup files in every kernel before the first cell.
 
-Where moto lacks an answer the notebooks need in every run, :func:`_fill_gaps` gives the one SageMaker
+Where moto lacks an answer the notebooks need in every run, :func:`fill_gaps` gives the one SageMaker
 gives for what moto models (an execution that ran no step); everything else is moto's own.
 """
 
@@ -76,7 +76,7 @@ def start():
         return _started
     from moto import mock_aws
 
-    _fill_gaps()
+    fill_gaps()
     _started = mock_aws()
     _started.start()
     import boto3
@@ -92,7 +92,7 @@ def start():
     return _started
 
 
-def _fill_gaps():
+def fill_gaps(patch=None):
     """Answers moto (5.2) lacks or gives differently, in the shape SageMaker gives them.
 
     * An execution in moto is ``Succeeded`` at once and runs no step, so ``ListPipelineExecutionSteps``
@@ -102,10 +102,17 @@ def _fill_gaps():
       ``execution-<milliseconds since the epoch>``; moto leaves the name out.
     * ``ListPipelineParametersForExecution`` lists every parameter of the pipeline with the value the
       execution used (its default unless the start overrode it); moto lists only the overrides.
+    * ``DeleteModelPackage`` and ``DeleteModelPackageGroup`` (a group that still holds versions is
+      refused), which moto does not implement; a name that does not exist is a ValidationException
+      saying it "does not exist", as in SageMaker.
+
+    ``patch``: a ``pytest.MonkeyPatch`` to set them with (undone with it); without one they stay for the
+    life of the process (the notebook kernel).
     """
     import time
 
-    from moto.core.responses import ActionResult
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker import models, responses
     from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
@@ -128,9 +135,38 @@ def _fill_gaps():
         self.pipeline_parameters = [{"Name": p["Name"], "Value": str(overrides.get(p["Name"], p.get("DefaultValue")))}
                                     for p in declared if p["Name"] in overrides or "DefaultValue" in p]
 
-    responses.SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps
-    responses.SageMakerResponse.list_apps = list_apps
-    models.FakePipelineExecution.__init__ = sagemaker_init
+    def delete_model_package(self):
+        backend, name = self.sagemaker_backend, self._get_param("ModelPackageName")
+        arn = backend.model_package_name_mapping.get(name, name)
+        package = backend.model_packages.pop(arn, None)
+        if package is None:
+            raise ValidationError(f"ModelPackage {name} does not exist.")
+        for key in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
+            del backend.model_package_name_mapping[key]
+        return EmptyResult()
+
+    def delete_model_package_group(self):
+        backend, name = self.sagemaker_backend, self._get_param("ModelPackageGroupName")
+        if name not in backend.model_package_groups:
+            raise ValidationError(f"ModelPackageGroup {name} does not exist.")
+        if any(p.model_package_group_name == name for p in backend.model_packages.values()):
+            raise ValidationError(f"ModelPackageGroup {name} still has model packages; delete them first.")
+        del backend.model_package_groups[name]
+        return EmptyResult()
+
+    def setattr_(owner, name, value):
+        if patch is not None:
+            patch.setattr(owner, name, value, raising=False)
+        else:
+            setattr(owner, name, value)
+    for name, method in [("delete_model_package", delete_model_package),
+                         ("delete_model_package_group", delete_model_package_group),
+                         ("list_pipeline_execution_steps", list_pipeline_execution_steps),
+                         ("list_apps", list_apps)]:
+        setattr_(responses.SageMakerResponse, name, method)
+    if not getattr(init, "fills_gaps", False):
+        sagemaker_init.fills_gaps = True
+        setattr_(models.FakePipelineExecution, "__init__", sagemaker_init)
 
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "", None}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import aws_emulator
 from lab_helpers import config, data, pipelines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +182,7 @@ def world(tmp_path_factory):
         mp.setenv("LAB_HOME", str(lab_home))
         mp.setenv("LAB_FORK_SERVER", "0")
         mp.setattr(config, "in_studio", lambda: False)
+        aws_emulator.fill_gaps(mp)  # the answers moto lacks (delete a model package, list steps, ...)
         with mock_aws():
             import boto3
 
@@ -298,9 +300,12 @@ def test_upsert_describe_start_and_list_executions(world, which):
     overrides = {"MseThreshold": 5.0} if which == "abalone" else {}
     execution = pipeline.start(parameters=overrides or None)
     assert execution.arn.startswith(created["PipelineArn"] + "/execution/")
-    recorded = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution.arn).get("PipelineParameters", [])
-    # moto records the overrides only (SageMaker lists every parameter with its value)
-    assert recorded == [{"Name": k, "Value": str(v)} for k, v in overrides.items()]
+    recorded = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution.arn)["PipelineParameters"]
+    # every parameter with the value this execution used: the override, else the default
+    expected = {p["Name"]: str(overrides.get(p["Name"], p.get("DefaultValue"))) for p in definition["Parameters"]}
+    assert {p["Name"]: p["Value"] for p in recorded} == expected
+    if overrides:
+        assert expected["MseThreshold"] == "5.0"
     executions = sm.list_pipeline_executions(PipelineName=pipeline.name)["PipelineExecutionSummaries"]
     assert [e["PipelineExecutionArn"] for e in executions] == [execution.arn]
     described = sm.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
@@ -387,3 +392,72 @@ def test_an_image_from_another_region_is_caught(abalone_definition):
     assert image_region_problems(corrupt, REGION) == [
         f"$.Steps[1].Arguments.AlgorithmSpecification.TrainingImage: image {spec['TrainingImage']!r} "
         f"is not in {REGION}"]
+
+
+# --------------------------------------------------------------------------------------
+# the model registry, as notebooks 05 and 07 read it back
+# --------------------------------------------------------------------------------------
+
+
+def test_registry_read_back_approval_and_cleanup(world, s3):
+    """A version registered with the SDK's own register() (no pipeline: moto runs no steps), then read,
+    filtered, approved and rejected with the calls the notebooks make, and removed by the kit's clean-up."""
+    import sagemaker
+    from sagemaker.model import Model
+    from sagemaker.model_metrics import MetricsSource, ModelMetrics
+
+    from lab_helpers import cleanup, monitor
+
+    sess = world["sess"]
+    group = "AbaloneModelPackageGroup"
+    report_key = "pipelines-lab/registry-test/evaluation.json"
+    s3.put_object(Bucket=BUCKET, Key=report_key,
+                  Body=json.dumps({"regression_metrics": {"mse": {"value": 4.17, "standard_deviation": 2.0}}}))
+    plain = sagemaker.Session(boto_session=sess.boto_session, default_bucket=BUCKET)  # register() calls the API
+    image = sagemaker.image_uris.retrieve("xgboost", REGION, version="1.7-1")
+    model = Model(image_uri=image, model_data=f"s3://{BUCKET}/pipelines-lab/registry-test/model.tar.gz",
+                  role=ROLE_ARN, sagemaker_session=plain)
+    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=f"s3://{BUCKET}/{report_key}",
+                                                          content_type="application/json"))
+    for _ in range(2):
+        model.register(content_types=["text/csv"], response_types=["text/csv"],
+                       inference_instances=["ml.t2.medium"], transform_instances=["ml.m5.large"],
+                       model_package_group_name=group, approval_status="PendingManualApproval",
+                       model_metrics=metrics)
+
+    registry = monitor.registry_table(sess, group)
+    assert list(registry["version"]) == [2, 1]  # newest first
+    assert set(registry["approval"]) == {"PendingManualApproval"}
+    assert registry["mse"].tolist() == [pytest.approx(4.17)] * 2  # read from the report the version points to
+    newest, oldest = registry["arn"]
+    assert monitor.approve(sess, newest, description="reviewed") == "Approved"
+    assert monitor.reject(sess, oldest) == "Rejected"
+    registry = monitor.registry_table(sess, group)
+    assert registry.set_index("version").loc[2, "description"] == "reviewed"
+    rejected = sess.sagemaker_client.list_model_packages(  # notebook 05's exercise
+        ModelPackageGroupName=group, ModelApprovalStatus="Rejected")["ModelPackageSummaryList"]
+    assert [p["ModelPackageArn"] for p in rejected] == [oldest]
+
+    found = cleanup.inventory(sess, pipelines=[], groups=[group], s3_prefix="pipelines-lab/registry-test/")
+    assert [g["name"] for g in found["model_package_groups"]] == [group] and len(found["model_packages"]) == 2
+    result = cleanup.cleanup(sess, dry_run=False, pipelines=[], groups=[group], s3_prefix="pipelines-lab/registry-test/")
+    assert not result["errors"]
+    assert monitor.registry_table(sess, group).empty
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="pipelines-lab/registry-test/")["KeyCount"] == 0
+
+
+def test_sdk_lookups_with_their_own_endpoints_land_in_the_emulator(world, monkeypatch):
+    """The SDK asks STS through an endpoint it builds itself (not AWS_ENDPOINT_URL); in-process moto answers
+    whatever the endpoint, and nothing leaves the machine."""
+    from sagemaker.session import sts_regional_endpoint
+
+    from conftest import refuse_network
+
+    sess = world["sess"]
+    attempts = refuse_network(monkeypatch)
+    sts = sess.boto_session.client("sts", region_name=REGION, endpoint_url=sts_regional_endpoint(REGION))
+    assert sts.meta.endpoint_url == f"https://sts.{REGION}.amazonaws.com"
+    assert sts.get_caller_identity()["Account"] == ACCOUNT
+    assert sess.account_id() == ACCOUNT
+    assert sess.default_bucket() == BUCKET
+    assert attempts == []
