@@ -1,19 +1,21 @@
-"""Remote mode with no AWS: an in-process AWS API emulator (moto) inside a notebook kernel.
+"""Remote mode with no AWS: an in-process AWS API emulator (moto) inside another Python process.
 
-``tests/test_notebooks_remote.py`` runs each solution notebook with ``MODE=remote`` in a kernel that
-starts here.  The emulator is moto's ``mock_aws``, started in the kernel process itself, before the
-notebook's first cell: it answers every botocore call in that process whatever endpoint the call
-names, so the SDK's look-ups that bypass ``AWS_ENDPOINT_URL`` (its regional STS calls, for one) land
-in it too - there is no endpoint to configure and nothing to leak.  As a second guard, Python sockets
-in the kernel may only connect to this machine: any other connection fails, is written to the file in
-``LAB_EMULATOR_LOG`` and fails the test.
+``tests/test_notebooks_remote.py`` runs the solution notebooks with ``MODE=remote`` in a kernel that
+starts here, and ``tests/test_preflight.py`` runs ``python -m lab_helpers check`` the same way.  The
+emulator is moto's ``mock_aws``, started in that process itself before any of its code runs: it answers
+every botocore call in the process whatever endpoint the call names, so the SDK's look-ups that bypass
+``AWS_ENDPOINT_URL`` (its regional STS calls, for one) land in it too - there is no endpoint to
+configure and nothing to leak.  As a second guard, Python sockets in the process may only connect to
+this machine: any other connection fails, is written to the file in ``LAB_EMULATOR_LOG``, and the
+tests fail on it.
 
-The kernel gets a fake account: fake credentials, a region other than us-east-1, and
-``LAB_ROLE_ARN`` naming a SageMaker execution role that exists in the emulator's IAM.
+The process gets a fake account: fake credentials, a region other than us-east-1, and (unless the test
+wants it missing) ``LAB_ROLE_ARN`` naming a SageMaker execution role that exists in the emulator's IAM.
 
-How it gets into the kernel: :func:`kernel_env` returns the environment for ``papermill`` with
-``IPYTHONDIR`` pointing at a folder whose ``profile_default/startup`` file imports this module and
-calls :func:`start` - IPython runs startup files in every kernel before the first cell.
+How it gets in: :func:`emulator_env` returns an environment whose ``PYTHONPATH`` starts with a folder
+holding a ``sitecustomize.py`` that imports this module and calls :func:`start`; Python imports
+``sitecustomize`` at start-up, before the kernel or the CLI runs.  Nothing happens without
+``LAB_EMULATE_AWS=1``.
 
 Where moto lacks an answer the notebooks need in every run, :func:`fill_gaps` gives the one SageMaker
 gives for what moto models (an execution that ran no step); everything else is moto's own.
@@ -36,7 +38,8 @@ _REAL_AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AW
                   "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_REGION", "AWS_ENDPOINT_URL",
                   "LAB_REGION", "LAB_BUCKET", "SAGEMAKER_INTERNAL_IMAGE_URI")
 
-_STARTUP = """\
+_SITECUSTOMIZE = """\
+# Written by tests/aws_emulator.py: start the AWS emulator in this Python process (LAB_EMULATE_AWS=1).
 import sys
 sys.path.insert(0, {tests!r})
 import aws_emulator
@@ -46,18 +49,21 @@ aws_emulator.start()
 _started = None
 
 
-def kernel_env(base_env, ipython_dir, log_file):
-    """Environment for a papermill run whose kernel starts the emulator (see the module docstring)."""
-    startup = Path(ipython_dir) / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-aws-emulator.py").write_text(_STARTUP.format(tests=str(Path(__file__).resolve().parent)))
-    env = {k: v for k, v in base_env.items() if k not in _REAL_AWS_VARS}
+def emulator_env(base_env, folder, log_file, role=True):
+    """Environment for a Python process (a notebook kernel, the CLI) that runs against the emulator.
+
+    ``folder`` receives the ``sitecustomize.py``; ``log_file`` the connections the guard refused;
+    ``role=False`` leaves ``LAB_ROLE_ARN`` unset (a learner who has not set it).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(tests=str(Path(__file__).resolve().parent)))
+    env = {k: v for k, v in base_env.items() if k not in _REAL_AWS_VARS + ("LAB_ROLE_ARN",)}
     env.update(
-        IPYTHONDIR=str(ipython_dir),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(folder), base_env.get("PYTHONPATH")])),
         LAB_EMULATE_AWS="1",
         LAB_EMULATOR_LOG=str(log_file),
         LAB_MODE="remote",
-        LAB_ROLE_ARN=ROLE_ARN,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION,
@@ -66,6 +72,8 @@ def kernel_env(base_env, ipython_dir, log_file):
         AWS_EC2_METADATA_DISABLED="true",
         SAGEMAKER_SUPPRESS_V2_WARNING="1",
     )
+    if role:
+        env["LAB_ROLE_ARN"] = ROLE_ARN
     return env
 
 

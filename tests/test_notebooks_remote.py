@@ -15,6 +15,7 @@ module's output, so the list stays short and visible.  Every other cell must run
 """
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,8 +134,7 @@ def run_lesson(notebooks, out_dir, env):
 def lesson(request, tmp_path_factory):
     base = tmp_path_factory.mktemp("remote-emulator")
     log = base / "network.log"
-    env = aws_emulator.kernel_env(dict(__import__("os").environ, LAB_HOME=str(base / "lab-home")),
-                                  base / "ipython", log)
+    env = aws_emulator.emulator_env(dict(os.environ, LAB_HOME=str(base / "lab-home")), base / "site", log)
     started = time.perf_counter()
     probe, results = run_lesson(NOTEBOOKS, base / "executed", env)
     wall = time.perf_counter() - started

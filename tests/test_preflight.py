@@ -226,6 +226,31 @@ def test_remote_without_role_fails_on_the_role_line_with_its_fix(moto_account, c
     assert "✗ execution role" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("role", [False, True], ids=["no role", "role"])
+def test_check_command_in_remote_mode_against_the_emulator(python_env, tmp_path, role):
+    """``python -m lab_helpers check`` as a learner types it, in a process whose AWS is the in-process emulator."""
+    import aws_emulator
+
+    log = tmp_path / "network.log"
+    env = aws_emulator.emulator_env(python_env, tmp_path / "site", log, role=role)
+    run = subprocess.run([sys.executable, "-m", "lab_helpers", "check"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=180)
+    out = run.stdout
+    assert "✓ mode: remote" in out and f"✓ region: {aws_emulator.REGION}" in out, out + run.stderr
+    assert f"✓ credentials: arn:aws:sts::{aws_emulator.ACCOUNT}:" in out
+    if role:
+        assert run.returncode == 0, out + run.stderr
+        assert f"✓ execution role: {aws_emulator.ROLE_ARN}" in out
+        assert f"✓ default bucket: s3://sagemaker-{aws_emulator.REGION}-{aws_emulator.ACCOUNT}" in out
+        assert "✗" not in out
+    else:
+        assert run.returncode == 1, out + run.stderr
+        role_line = next(line for line in out.splitlines() if "execution role" in line)
+        assert role_line.startswith("✗")
+        assert "export LAB_ROLE_ARN=" in out.split(role_line, 1)[1]  # its fix, under it
+    assert not log.exists(), f"the check tried to leave the machine: {log.read_text()}"
+
+
 def test_remote_with_role_has_bucket_and_unverifiable_permissions_are_question_marks(moto_account, monkeypatch):
     import boto3
 
