@@ -119,6 +119,11 @@ def fill_gaps(patch=None):
     """
     import time
 
+    import moto
+
+    if not moto.__version__.startswith("5.2."):
+        raise RuntimeError(f"tests/aws_emulator.py fills the gaps of moto 5.2 and patches its internals; moto "
+                           f"{moto.__version__} is installed: pip install 'moto>=5.2,<5.3' (or update fill_gaps)")
     from moto.core.responses import ActionResult, EmptyResult
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker import models, responses
