@@ -32,11 +32,41 @@ ACCOUNT = "123456789012"  # moto's default account
 ROLE_NAME = "LabSageMakerExecutionRole"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 
-#: Anything that could point the kernel at a real account, dropped from its environment.
-_REAL_AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                  "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_REGION", "AWS_ENDPOINT_URL",
-                  "LAB_REGION", "LAB_BUCKET", "SAGEMAKER_INTERNAL_IMAGE_URI")
+#: Anything that could point a process at a real account (or a role, a bucket, a region of its own).
+REAL_AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "LAB_REGION", "LAB_BUCKET",
+                 "LAB_ROLE_ARN", "SAGEMAKER_INTERNAL_IMAGE_URI")
+
+
+def fake_account_env(role=True):
+    """The fake account's variables: credentials, region, no config files, no instance metadata, and
+    ``LAB_ROLE_ARN`` naming the emulator's execution role (``role=False``: a learner who has not set it)."""
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    if role:
+        env["LAB_ROLE_ARN"] = ROLE_ARN
+    return env
+
+
+def use_fake_account(patch, role=True):
+    """Put this process in the fake account (``patch``: a ``pytest.MonkeyPatch``); start moto yourself."""
+    for var in REAL_AWS_VARS:
+        patch.delenv(var, raising=False)
+    for var, value in fake_account_env(role).items():
+        patch.setenv(var, value)
+
+
+def create_execution_role():
+    """The SageMaker execution role ``LAB_ROLE_ARN`` names, in the emulator's IAM (moto must be running)."""
+    import boto3
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    boto3.client("iam", region_name=REGION).create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+
 
 _SITECUSTOMIZE = """\
 # Written by tests/aws_emulator.py: start the AWS emulator in this Python process (LAB_EMULATE_AWS=1).
@@ -58,22 +88,15 @@ def emulator_env(base_env, folder, log_file, role=True):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(tests=str(Path(__file__).resolve().parent)))
-    env = {k: v for k, v in base_env.items() if k not in _REAL_AWS_VARS + ("LAB_ROLE_ARN",)}
+    env = {k: v for k, v in base_env.items() if k not in REAL_AWS_VARS}
+    env.update(fake_account_env(role))
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(folder), base_env.get("PYTHONPATH")])),
         LAB_EMULATE_AWS="1",
         LAB_EMULATOR_LOG=str(log_file),
         LAB_MODE="remote",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
         SAGEMAKER_SUPPRESS_V2_WARNING="1",
     )
-    if role:
-        env["LAB_ROLE_ARN"] = ROLE_ARN
     return env
 
 
@@ -87,12 +110,7 @@ def start():
     fill_gaps()
     _started = mock_aws()
     _started.start()
-    import boto3
-
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                      "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
-    boto3.client("iam", region_name=REGION).create_role(
-        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    create_execution_role()
     _refuse_off_machine(os.environ.get("LAB_EMULATOR_LOG"))
     # moto runs a Lambda function (when a message reaches its queue) in Docker, which is not here: it logs
     # an error and the function does not run - the one link of notebook 08 that needs real AWS.

@@ -32,13 +32,17 @@ def lab_home(tmp_path, monkeypatch):
     return home
 
 
+def child_env(lab_home, **extra):
+    """Environment for child processes that must see ``lab_home`` and the kit (``extra``: more variables)."""
+    env = dict(os.environ, LAB_HOME=str(lab_home), **extra)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 @pytest.fixture()
 def python_env(lab_home):
     """Environment for child processes that must see the same LAB_HOME and the kit."""
-    env = dict(os.environ)
-    env["LAB_HOME"] = str(lab_home)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return child_env(lab_home)
 
 
 @pytest.fixture()
@@ -49,6 +53,27 @@ def local_sess(lab_home):
 
 
 PY = sys.executable
+
+
+def run_child(code, env, *args, timeout=300):
+    """Run Python code in a fresh process; returns the JSON its last stdout line holds."""
+    import json
+    import subprocess
+    import textwrap
+
+    proc = subprocess.run([PY, "-c", textwrap.dedent(code), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def plain(value):
+    """A response as JSON-able data (datetimes as text, no ResponseMetadata), to compare across processes."""
+    import json
+
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
+    return json.loads(json.dumps(value, default=str))
 
 
 def refuse_network(patch):

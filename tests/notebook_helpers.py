@@ -62,12 +62,8 @@ def _env(lab_home, pythonpath=None):
     return env
 
 
-def run_notebook(source, out_dir, lab_home, label=None, mode="local", env=None, cwd=None):
-    """Execute ``source`` with papermill (``MODE=mode``), in ``LAB_HOME=lab_home``; the copy goes to ``out_dir``.
-
-    ``env``: the environment for papermill and its kernel (default: local mode, see ``_env``);
-    ``cwd``: the kernel's working folder (default: the notebook's own).
-    """
+def run_notebook(source, out_dir, lab_home, label=None):
+    """Execute ``source`` with papermill in local mode, in ``LAB_HOME=lab_home``; the copy goes to ``out_dir``."""
     import nbformat
 
     source, out_dir = Path(source), Path(out_dir)
@@ -76,10 +72,10 @@ def run_notebook(source, out_dir, lab_home, label=None, mode="local", env=None, 
     label = label or f"{source.parent.name}/{source.name}"
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "papermill", str(source), str(executed), "-p", "MODE", mode,
-         "-k", KERNEL, "--cwd", str(cwd or source.parent), "--execution-timeout", str(CELL_TIMEOUT),
+        [sys.executable, "-m", "papermill", str(source), str(executed), "-p", "MODE", "local",
+         "-k", KERNEL, "--cwd", str(source.parent), "--execution-timeout", str(CELL_TIMEOUT),
          "--start-timeout", "120", "--no-progress-bar"],
-        env=env or _env(lab_home), capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        env=_env(lab_home), capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
     seconds = time.perf_counter() - started
     if not executed.is_file():
@@ -90,11 +86,11 @@ def run_notebook(source, out_dir, lab_home, label=None, mode="local", env=None, 
 def first_error(nb):
     """The first failing code cell of an executed notebook (cells tagged ``raises-exception`` may fail)."""
     for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or "raises-exception" in tags:
+        if cell.cell_type != "code":
             continue
+        tags = cell.metadata.get("tags", [])
         for output in cell.get("outputs", []):
-            if output.output_type == "error":
+            if output.output_type == "error" and "raises-exception" not in tags:
                 return CellError(cell.get("id", ""), output.ename, output.evalue, cell.source)
         if cell.metadata.get("papermill", {}).get("exception"):
             return CellError(cell.get("id", ""), *_error_from_display(cell), cell.source)

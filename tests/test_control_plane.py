@@ -20,13 +20,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
-from conftest import refuse_network
+from conftest import child_env as make_child_env
+from conftest import plain, refuse_network, run_child
 from botocore.exceptions import ClientError, WaiterError
 
-ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 MODEL_STEP_PIPELINE, MODEL_STEP_GROUP = "CpModelStep", "CpModelStepGroup"
@@ -74,13 +73,9 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def child_env(home):
-    env = dict(os.environ)
-    env["LAB_HOME"] = str(home)
     # the only jobs children run are trivial wait scripts: start them cold rather than warm a fork
     # server (which imports numpy, pandas, scikit-learn and xgboost first)
-    env["LAB_FORK_SERVER"] = "0"
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return make_child_env(home, LAB_FORK_SERVER="0")
 
 
 @pytest.fixture(scope="module")
@@ -195,21 +190,6 @@ def gate_pipeline(sess):
         else_steps=[fail],
     )
     return Pipeline(name=GATE_PIPELINE, parameters=[score], steps=[gate], sagemaker_session=sess)
-
-
-def run_child(code, env, *args, timeout=180):
-    """Run Python code in a fresh process; returns the JSON its last stdout line holds."""
-    proc = subprocess.run([PY, "-c", textwrap.dedent(code), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def plain(value):
-    """A response as JSON-able data (datetimes as text, no ResponseMetadata), to compare across processes."""
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    return json.loads(json.dumps(value, default=str))
 
 
 def packages(sm, group, **kwargs):

@@ -9,17 +9,13 @@
 """
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
-from conftest import refuse_network
+from conftest import child_env, plain, refuse_network, run_child
 from botocore.exceptions import ClientError
 
-ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 pytestmark = pytest.mark.slow
@@ -34,27 +30,6 @@ def no_network():
     yield attempts
     patch.undo()
     assert attempts == [], f"a network connection was attempted: {attempts}"
-
-
-def _env(home):
-    env = dict(os.environ)
-    env["LAB_HOME"] = str(home)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def run_child(code, env, *args, timeout=300):
-    """Run Python code in a fresh process; returns the JSON its last stdout line holds."""
-    proc = subprocess.run([PY, "-c", textwrap.dedent(code), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def plain(value):
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    return json.loads(json.dumps(value, default=str))
 
 
 def versions(sm, group):
@@ -247,7 +222,7 @@ def abalone(tmp_path_factory):
     sm = sess.sagemaker_client
     out = {"home": home, "sess": sess, "cli": [], "versions_after_cli": []}
     for _ in range(2):
-        proc = subprocess.run([PY, "-m", "lab_helpers", "run", "--json"], env=_env(home), capture_output=True,
+        proc = subprocess.run([PY, "-m", "lab_helpers", "run", "--json"], env=child_env(home), capture_output=True,
                               text=True, timeout=600)
         out["cli"].append({"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
                            "json": json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None})

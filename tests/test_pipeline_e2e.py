@@ -7,12 +7,12 @@ about 4.17.  Anything in [3.5, 6.0] is a healthy model.
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import refuse_network
 
 import lab_helpers
 
@@ -207,19 +207,7 @@ def test_full_run_makes_no_network_connection_and_sends_no_telemetry(lab_home, m
 
     monkeypatch.setattr(forkclient, "_SHARED", None)
 
-    attempts = []
-
-    def refuse(name):
-        def stand_in(*args, **kwargs):
-            attempts.append((name, args[:3]))
-            raise OSError(f"network access refused by the test ({name})")
-
-        return stand_in
-
-    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
+    attempts = refuse_network(monkeypatch)
 
     sent = []
     monkeypatch.setattr(telemetry, "_send_telemetry_request", lambda *args, **kwargs: sent.append(args))

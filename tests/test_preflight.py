@@ -1,21 +1,16 @@
 """The pre-flight check (python -m lab_helpers check) and the cost table."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import aws_emulator
 from lab_helpers import config, costs, preflight
 from lab_helpers.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-CREDENTIAL_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                   "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                   "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-                   "AWS_REGION", "AWS_DEFAULT_REGION", "LAB_ROLE_ARN", "LAB_BUCKET")
 
 
 @pytest.fixture()
@@ -23,14 +18,7 @@ def moto_account(monkeypatch):
     """Fake credentials, region eu-west-2, not in Studio, no role; every AWS call answered by moto."""
     from moto import mock_aws
 
-    for var in CREDENTIAL_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    aws_emulator.use_fake_account(monkeypatch, role=False)
     monkeypatch.setattr(config, "in_studio", lambda: False)
     with mock_aws():
         yield
@@ -229,8 +217,6 @@ def test_remote_without_role_fails_on_the_role_line_with_its_fix(moto_account, c
 @pytest.mark.parametrize("role", [False, True], ids=["no role", "role"])
 def test_check_command_in_remote_mode_against_the_emulator(python_env, tmp_path, role):
     """``python -m lab_helpers check`` as a learner types it, in a process whose AWS is the in-process emulator."""
-    import aws_emulator
-
     log = tmp_path / "network.log"
     env = aws_emulator.emulator_env(python_env, tmp_path / "site", log, role=role)
     run = subprocess.run([sys.executable, "-m", "lab_helpers", "check"], env=env, cwd=ROOT,

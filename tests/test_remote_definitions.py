@@ -8,7 +8,6 @@ end corrupt a definition on purpose to show they do.
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,12 @@ import aws_emulator
 from lab_helpers import config, data, pipelines
 
 ROOT = Path(__file__).resolve().parents[1]
-REGION = "eu-west-2"
-ACCOUNT = "123456789012"
-ROLE_NAME = "LabSageMakerExecutionRole"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+REGION, ACCOUNT, ROLE_ARN = aws_emulator.REGION, aws_emulator.ACCOUNT, aws_emulator.ROLE_ARN
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
 #: Execution variables a definition may read (sagemaker.workflow.execution_variables).
 EXECUTION_VARIABLES = {"StartDateTime", "CurrentDateTime", "PipelineName", "PipelineArn",
                        "PipelineExecutionId", "PipelineExecutionArn", "PipelineRunId"}
 BUILDERS = {"outline": pipelines.outline_pipeline, "abalone": pipelines.abalone_pipeline}
-CREDENTIAL_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                   "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_REGION", "LAB_REGION", "LAB_BUCKET")
 
 
 # --------------------------------------------------------------------------------------
@@ -170,27 +163,15 @@ def world(tmp_path_factory):
 
     lab_home = tmp_path_factory.mktemp("lab-home")
     with pytest.MonkeyPatch.context() as mp:
-        for var in CREDENTIAL_VARS:
-            mp.delenv(var, raising=False)
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        mp.setenv("LAB_ROLE_ARN", ROLE_ARN)
+        aws_emulator.use_fake_account(mp)
         mp.setenv("LAB_HOME", str(lab_home))
         mp.setenv("LAB_FORK_SERVER", "0")
         mp.setattr(config, "in_studio", lambda: False)
         aws_emulator.fill_gaps(mp)  # the answers moto lacks (delete a model package, list steps, ...)
         with mock_aws():
-            import boto3
-
             import lab_helpers
 
-            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                              "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
-            boto3.client("iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+            aws_emulator.create_execution_role()
             sess = lab_helpers.session("remote")
             assert lab_helpers.mode_of(sess) == "remote" and not hasattr(sess, "cloud")
             built = {which: builder(sess) for which, builder in BUILDERS.items()}

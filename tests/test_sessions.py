@@ -3,12 +3,12 @@
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import refuse_network
 
 import lab_helpers
 from lab_helpers import config, sessions
@@ -35,20 +35,7 @@ def no_network(monkeypatch):
     """
     import sagemaker  # noqa: F401
 
-    attempts = []
-
-    def refuse(name):
-        def stand_in(*args, **kwargs):
-            attempts.append((name, args, kwargs))
-            raise OSError(f"network access refused by the test ({name})")
-
-        return stand_in
-
-    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
-    return attempts
+    return refuse_network(monkeypatch)
 
 
 @pytest.fixture()
