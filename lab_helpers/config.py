@@ -24,6 +24,12 @@ LAB_PREFIX = "pipelines-lab"
 
 MODES = ("local", "remote")
 
+#: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
+LOCAL_SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
 
 def lab_home() -> Path:
     """The folder holding everything local mode creates (``LAB_HOME``, default ``~/.sagemaker-lab``)."""

@@ -49,13 +49,6 @@ def quiet_sdk():
     warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
 
 
-#: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
-LOCAL_SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
-
-
 def _restore_ipython_tracebacks():
     """Undo the rich traceback hook that importing the SDK installs in Jupyter.
 

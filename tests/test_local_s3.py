@@ -16,7 +16,8 @@ from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lab_helpers.local.s3 import LocalS3, sts_handle
+from lab_helpers.local.s3 import LocalS3
+from lab_helpers.local.sts import handle as sts_handle
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"

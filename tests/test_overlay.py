@@ -1,4 +1,4 @@
-"""The in-process path overlay (lab_helpers.local.overlay).
+"""The in-process path overlay (lab_helpers.local.jobs.overlay).
 
 Every scenario runs in a fresh interpreter (the overlay patches os/io/builtins, which must never
 leak into the test process).  A small launcher installs the overlay and runs a job script that
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OVERLAY_FILE = ROOT / "lab_helpers" / "local" / "overlay.py"
+OVERLAY_FILE = ROOT / "lab_helpers" / "local" / "jobs" / "overlay.py"
 # real locations that no test may create or write into
 GUARDED = ("/opt/ml", "/data/in")
 
@@ -34,7 +34,7 @@ LAUNCHER = textwrap.dedent(
         overlay = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(overlay)
     else:
-        from lab_helpers.local import overlay
+        from lab_helpers.local.jobs import overlay
     overlay.install(json.loads(sys.argv[1]))
     script = sys.argv[2]
     sys.argv = sys.argv[2:]
@@ -680,7 +680,7 @@ def test_prefix_rules_translate_and_validation(tmp_path):
                "/data/in": str(tmp_path / "data/in")}
     script = """
         import json, os, pathlib, sys
-        from lab_helpers.local import overlay as o
+        from lab_helpers.local.jobs import overlay as o
 
         r = {}
         r["t"] = [o.translate("/opt/ml/model/x"), o.translate("/opt/ml/input/data/train/train.csv"),
@@ -726,7 +726,7 @@ def test_prefix_rules_translate_and_validation(tmp_path):
 def test_reinstall_replace_and_uninstall(tmp_path):
     script = """
         import builtins, io, json, os, sys, tarfile
-        from lab_helpers.local import overlay as o
+        from lab_helpers.local.jobs import overlay as o
 
         first, second = sys.argv[1], sys.argv[2]
         r = {}
@@ -792,7 +792,7 @@ def test_subprocesses_do_not_see_the_overlay(tmp_path):
         os.makedirs("/opt/ml/model", exist_ok=True)
         open("/opt/ml/model/x", "w").write("x")
         child = "import os; print(os.path.exists('/opt/ml/model/x'))"
-        opt_in = "from lab_helpers.local import overlay; overlay.install_from_env(); " + child
+        opt_in = "from lab_helpers.local.jobs import overlay; overlay.install_from_env(); " + child
         run = lambda code: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
         print("RESULT:" + json.dumps({"parent": os.path.exists("/opt/ml/model/x"), "child": run(child),
                                        "child_opt_in": run(opt_in)}))
@@ -804,7 +804,7 @@ def test_subprocesses_do_not_see_the_overlay(tmp_path):
 def test_overhead_outside_the_prefixes_is_small(tmp_path):
     script = """
         import json, os, sys, timeit
-        from lab_helpers.local import overlay as o
+        from lab_helpers.local.jobs import overlay as o
 
         target = sys.executable
         def cost():

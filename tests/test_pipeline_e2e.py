@@ -203,7 +203,7 @@ def test_full_run_makes_no_network_connection_and_sends_no_telemetry(lab_home, m
     assert probe.returncode != 0 and "attempt socket.getaddrinfo" in child_log.read_text()
     child_log.unlink()
     # Job processes must start under the guard: a fork server an earlier test started would not have it.
-    from lab_helpers.local import forkclient
+    from lab_helpers.local.jobs import forkclient
 
     monkeypatch.setattr(forkclient, "_SHARED", None)
 

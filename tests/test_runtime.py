@@ -558,7 +558,7 @@ def plain_session(sess, monkeypatch):
     """
     import sagemaker.session
 
-    from lab_helpers.sessions import LOCAL_SDK_CONFIG
+    from lab_helpers.config import LOCAL_SDK_CONFIG
 
     monkeypatch.setattr(sagemaker.session, "_wait_until", lambda fn, poll=5: fn())
     return sagemaker.session.Session(boto_session=sess.boto_session, sagemaker_config=LOCAL_SDK_CONFIG)

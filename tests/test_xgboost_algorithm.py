@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from lab_helpers.local.algorithms import xgboost_algorithm as xa
+from lab_helpers.local.images.xgboost import algorithm as xa
 
 CSV = "text/csv"
 

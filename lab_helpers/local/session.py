@@ -2,7 +2,7 @@
 
 from sagemaker.workflow.pipeline_context import PipelineSession
 
-from ..sessions import LOCAL_SDK_CONFIG
+from ..config import LOCAL_SDK_CONFIG
 
 
 def _memoize_config_validation():

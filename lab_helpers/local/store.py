@@ -55,6 +55,7 @@ class Store:
                 self._conn.execute(statement)
 
     def close(self):
+        """Close the connection."""
         with self._lock:
             self._conn.close()
 
@@ -75,6 +76,7 @@ class Store:
 
     # -- documents -------------------------------------------------------------------
     def put(self, kind, name, arn, doc, parent=None, created=None):
+        """Store ``doc`` as (kind, name), keeping the creation time of a record it replaces."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT created FROM resources WHERE kind=? AND name=?", (kind, name)
@@ -86,6 +88,7 @@ class Store:
             )
 
     def get(self, kind, name):
+        """The document (kind, name), or None."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT doc FROM resources WHERE kind=? AND name=?", (kind, name)
@@ -93,11 +96,21 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def get_by_arn(self, kind, arn):
+        """The document of ``kind`` with ``arn``, or None."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT doc FROM resources WHERE kind=? AND arn=?", (kind, arn)
             ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def find_arn(self, arn, kinds):
+        """``(kind, name)`` of the record with ``arn`` among ``kinds``, or None."""
+        for kind in kinds:
+            with self._lock:
+                row = self._conn.execute("SELECT name FROM resources WHERE kind=? AND arn=?", (kind, arn)).fetchone()
+            if row:
+                return kind, row[0]
+        return None
 
     def list(self, kind, parent=None):
         """Documents of a kind (optionally under one parent), oldest first."""
@@ -112,11 +125,13 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     def delete(self, kind, name):
+        """Delete (kind, name); True if it existed."""
         with self._lock:
             cur = self._conn.execute("DELETE FROM resources WHERE kind=? AND name=?", (kind, name))
         return cur.rowcount > 0
 
     def delete_children(self, kind, parent):
+        """Delete every document of ``kind`` under ``parent``."""
         with self._lock:
             self._conn.execute("DELETE FROM resources WHERE kind=? AND parent=?", (kind, parent))
 
@@ -137,6 +152,7 @@ class Store:
 
     # -- logs ------------------------------------------------------------------------
     def append_log(self, group, stream, message, ts_ms=None):
+        """Append one log event to (group, stream)."""
         with self._lock:
             self._conn.execute(
                 "INSERT INTO log_events (grp, stream, ts, message) VALUES (?,?,?,?)",
@@ -144,6 +160,7 @@ class Store:
             )
 
     def log_streams(self, group, prefix=""):
+        """The streams of ``group`` starting with ``prefix``, in creation order, with first/last times."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT stream, MIN(ts), MAX(ts), MIN(seq) FROM log_events WHERE grp=? AND stream LIKE ? ESCAPE '\\' "
@@ -153,18 +170,13 @@ class Store:
         return [{"stream": r[0], "first": r[1], "last": r[2]} for r in rows]
 
     def log_events(self, group, stream, after_seq=0, limit=10000):
+        """Up to ``limit`` events of a stream after sequence number ``after_seq``."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT seq, ts, message FROM log_events WHERE grp=? AND stream=? AND seq>? ORDER BY seq LIMIT ?",
                 (group, stream, after_seq, limit),
             ).fetchall()
         return [{"seq": r[0], "ts": r[1], "message": r[2]} for r in rows]
-
-    def delete_logs(self, group, stream_prefix):
-        with self._lock:
-            self._conn.execute(
-                "DELETE FROM log_events WHERE grp=? AND stream LIKE ? ESCAPE '\\'", (group, _like_prefix(stream_prefix))
-            )
 
 
 def _like_prefix(prefix):

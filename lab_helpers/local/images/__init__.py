@@ -7,6 +7,8 @@ a host process that honours that image's contract.
 
 import re
 
+from ..errors import validation
+
 _ECR = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
@@ -32,6 +34,7 @@ class UnsupportedImage(ValueError):
 
 
 def describe_supported():
+    """One line listing every image local mode runs, its versions and uses."""
     lines = []
     for repo, spec in SUPPORTED.items():
         uses = ", ".join(k for k in ("training", "processing", "inference") if k in spec)
@@ -60,3 +63,11 @@ def resolve(image_uri, purpose):
             "with framework_version '1.2-1'), or run this step in remote mode."
         )
     return repo, version
+
+
+def check(image_uri, purpose):
+    """AWS's ValidationException unless local mode can run ``image_uri`` for ``purpose``."""
+    try:
+        resolve(image_uri, purpose)
+    except UnsupportedImage as exc:
+        raise validation(str(exc)) from None

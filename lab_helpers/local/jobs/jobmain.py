@@ -1,4 +1,4 @@
-"""Entry point of a job process: ``python -m lab_helpers.local.jobmain <spec.json>``.
+"""Entry point of a job process: ``python -m lab_helpers.local.jobs.jobmain <spec.json>``.
 
 The runtime writes a spec (what to run, and which container paths map to which host
 folders), starts this module in a fresh interpreter, and reads its output as the job's log.
@@ -66,13 +66,13 @@ def run_script(spec):
 
 
 def run_xgboost_training(spec):
-    from .algorithms import xgboost_algorithm
+    from ..images import xgboost as xgboost_algorithm
 
     return xgboost_algorithm.run_training("/opt/ml", spec.get("version"))
 
 
 def run_xgboost_transform(spec):
-    from .algorithms import xgboost_algorithm
+    from ..images import xgboost as xgboost_algorithm
 
     try:
         total = 0

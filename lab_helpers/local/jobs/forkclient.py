@@ -1,4 +1,4 @@
-"""The runtime's side of the fork server (see :mod:`lab_helpers.local.forkserver`)."""
+"""The runtime's side of the fork server (see :mod:`lab_helpers.local.jobs.forkserver`)."""
 
 import itertools
 import json
@@ -32,11 +32,11 @@ class ForkServer:
             if self._proc is not None and self._proc.poll() is None:
                 return
             env = dict(os.environ)
-            package_root = str(Path(__file__).resolve().parents[2])
+            package_root = str(Path(__file__).resolve().parents[3])
             env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             self._ready.clear()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lab_helpers.local.forkserver"],
+                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=env, cwd=package_root, start_new_session=True,
             )

@@ -75,14 +75,13 @@ from xml.etree import ElementTree as ET
 
 from botocore.awsrequest import AWSResponse
 
-from .wire import _RawBody
+from ..wire.responses import _RawBody
 
-__all__ = ["LocalS3", "S3Error", "split_s3_uri", "sts_handle"]
+__all__ = ["LocalS3", "S3Error", "split_s3_uri"]
 
 logger = logging.getLogger(__name__)
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
-STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 META_DIR = ".s3meta"
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10000
@@ -825,7 +824,7 @@ class LocalS3:
 
     # ------------------------------------------------------------------ public API
 
-    def handle(self, request, **kwargs) -> AWSResponse:  # noqa: ARG002 - botocore passes event_name
+    def handle(self, request, operation=None, **kwargs) -> AWSResponse:  # noqa: ARG002 - routed by cloud.Router
         """Serve one prepared S3 request; always returns an AWSResponse (errors as S3 error XML)."""
         request_id = uuid.uuid4().hex[:16].upper()
         req = None
@@ -2072,42 +2071,3 @@ def _verify_small_body(headers: dict, body: bytes, required: bool) -> None:
             hasher.update(body)
             if _b64(hasher.digest()) != value:
                 raise S3Error("BadDigest", f"The {algorithm.upper()} you specified did not match the calculated checksum.")
-
-
-# ----------------------------------------------------------------------------- STS
-
-
-def sts_handle(request, account_id: str, **kwargs) -> AWSResponse:  # noqa: ARG001 - botocore passes event_name
-    """Answer STS ``GetCallerIdentity`` (query protocol) as the local learner role; other actions -> 501."""
-    url = getattr(request, "url", "") or ""
-    params = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-    body = getattr(request, "body", None)
-    if isinstance(body, dict):
-        params.update({str(k): str(v) for k, v in body.items()})
-    else:
-        text = b"".join(_iter_body(body)).decode("utf-8", "replace")
-        params.update(parse_qsl(text, keep_blank_values=True))
-    action = params.get("Action", "")
-    request_id = str(uuid.uuid4())
-    account = str(account_id)
-    if action == "GetCallerIdentity":
-        root = _xml_root("GetCallerIdentityResponse", STS_XMLNS)
-        result = _sub(root, "GetCallerIdentityResult")
-        _sub(result, "Arn", f"arn:aws:sts::{account}:assumed-role/LabLocal/local")
-        role_id = "AROA" + hashlib.sha1(f"LabLocal:{account}".encode()).hexdigest()[:17].upper()
-        _sub(result, "UserId", f"{role_id}:local")
-        _sub(result, "Account", account)
-        _sub(_sub(root, "ResponseMetadata"), "RequestId", request_id)
-        status = 200
-    else:
-        root = _xml_root("ErrorResponse", STS_XMLNS)
-        error = _sub(root, "Error")
-        _sub(error, "Type", "Sender")
-        _sub(error, "Code", "NotImplemented")
-        _sub(error, "Message", f"The STS action {action or '(none)'} is not emulated by the course kit's local mode "
-                               "(local STS supports: GetCallerIdentity).")
-        _sub(root, "RequestId", request_id)
-        status = 501
-    data = _xml_bytes(root)
-    headers = {"Content-Type": "text/xml", "Content-Length": str(len(data)), "x-amzn-RequestId": request_id}
-    return AWSResponse(url, status, headers, _BytesBody(data))

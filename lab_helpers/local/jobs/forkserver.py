@@ -28,9 +28,9 @@ PRELOAD = (
     "sklearn.preprocessing",
     "sklearn.pipeline",
     "xgboost",
-    "lab_helpers.local.overlay",
-    "lab_helpers.local.jobmain",
-    "lab_helpers.local.algorithms.xgboost_algorithm",
+    "lab_helpers.local.jobs.overlay",
+    "lab_helpers.local.jobs.jobmain",
+    "lab_helpers.local.images.xgboost",
 )
 
 
@@ -53,7 +53,7 @@ def _child(request):
         os.chdir(request["cwd"])
         if "numpy" in sys.modules:  # a fresh process would not share the server's random state
             sys.modules["numpy"].random.seed()
-        from lab_helpers.local import jobmain
+        from lab_helpers.local.jobs import jobmain
 
         code = jobmain.main(request["argv"])
     except SystemExit as exc:

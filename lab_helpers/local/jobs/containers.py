@@ -1,0 +1,258 @@
+"""What each kind of job's container sees, and what SageMaker keeps of it afterwards.
+
+For each job kind, a container object lays out the job's folder as the real container would see
+it (``/opt/ml/input/config/*.json``, channels, processing inputs and outputs, the model for batch
+transform), says what the job process runs (the spec :mod:`.jobmain` reads), and after a
+successful run uploads what SageMaker uploads and returns the fields the Describe call then shows.
+"""
+
+import json
+import re
+import tarfile
+import time
+from pathlib import Path
+
+from .. import images
+from .staging import JobFailed, split
+
+
+def _under_opt_ml(path):
+    """True for /opt/ml itself and paths below it (not for look-alikes such as /opt/ml-extra)."""
+    return path == "/opt/ml" or path.startswith("/opt/ml/")
+
+
+def _resolve_image(image, purpose):
+    try:
+        return images.resolve(image, purpose)
+    except images.UnsupportedImage as exc:
+        raise JobFailed(f"ClientError: {exc}") from None
+
+
+_METRIC_LINE = re.compile(r"^\[(\d+)\]((?:#011[\w-]+:[-+0-9.eE]+)+)")
+
+
+def final_metrics(lines):
+    """FinalMetricDataList from the last evaluation log line, e.g. ``[49]#011train-rmse:1.2#011validation-rmse:2.1``."""
+    last = None
+    for line in lines:
+        match = _METRIC_LINE.match(line.strip())
+        if match:
+            last = match.group(2)
+    if not last:
+        return []
+    now = time.time()
+    metrics = []
+    for part in filter(None, last.split("#011")):
+        metric, _, value = part.partition(":")
+        data, _, name = metric.partition("-")
+        metrics.append({"MetricName": f"{data}:{name}", "Value": float(value), "Timestamp": now})
+    return metrics
+
+
+class Training:
+    """CreateTrainingJob: the built-in XGBoost algorithm on the request's channels."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def image(self, request):
+        """The image URI the job runs."""
+        return request["AlgorithmSpecification"].get("TrainingImage", "")
+
+    def initial_fields(self, now):
+        """Fields of a training job that has just started."""
+        return {"SecondaryStatus": "Starting", "SecondaryStatusTransitions": [
+            {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}]}
+
+    def prepare(self, name, request, job_dir):
+        """Lay out /opt/ml (config, channels) and return the job process's spec."""
+        ml = job_dir / "container" / "opt" / "ml"
+        _, version = _resolve_image(self.image(request), "training")
+        hps = request.get("HyperParameters") or {}
+        if "sagemaker_program" in hps:
+            raise JobFailed(
+                "ClientError: script mode (an entry_point script in the XGBoost framework container) is not "
+                "supported by the kit's local mode; use the built-in algorithm (no entry_point)."
+            )
+        (ml / "input" / "config").mkdir(parents=True)
+        (ml / "model").mkdir()
+        (ml / "output" / "data").mkdir(parents=True)
+        channels = {}
+        default_mode = request["AlgorithmSpecification"].get("TrainingInputMode", "File")
+        for channel in request.get("InputDataConfig", []):
+            source = channel["DataSource"].get("S3DataSource")
+            if not source:
+                raise JobFailed("ClientError: only S3 data sources are supported by the kit's local mode.")
+            self.runtime.staging.download(source["S3Uri"], ml / "input" / "data" / channel["ChannelName"],
+                                          source.get("S3DataType"))
+            info = {"TrainingInputMode": channel.get("InputMode", default_mode),
+                    "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+                    "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+            if channel.get("ContentType"):
+                info["ContentType"] = channel["ContentType"]
+            channels[channel["ChannelName"]] = info
+        (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hps))
+        (ml / "input" / "config" / "inputdataconfig.json").write_text(json.dumps(channels))
+        (ml / "input" / "config" / "resourceconfig.json").write_text(json.dumps(
+            {"current_host": "algo-1", "hosts": ["algo-1"], "current_group_name": "homogeneousCluster",
+             "current_instance_type": request.get("ResourceConfig", {}).get("InstanceType", "local"),
+             "network_interface_name": "eth0"}))
+        self.runtime.transition(name, "Training", "Training image download completed. Training in progress.")
+        return {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}}
+
+    def finish(self, name, request, job_dir, lines, started):
+        """Upload model.tar.gz (and output.tar.gz); the Completed job's fields."""
+        ml = job_dir / "container" / "opt" / "ml"
+        self.runtime.transition(name, "Uploading", "Uploading generated training model")
+        output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/") + "/" + name + "/output"
+        bucket, prefix = split(output)
+        model_key = f"{prefix}/model.tar.gz"
+        self.runtime.staging.upload_tar(ml / "model", bucket, model_key)
+        if any((ml / "output" / "data").iterdir()):
+            self.runtime.staging.upload_tar(ml / "output" / "data", bucket, f"{prefix}/output.tar.gz")
+        seconds = max(1, int(round(time.time() - started)))
+        return {"SecondaryStatus": "Completed", "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{model_key}"},
+                "FinalMetricDataList": final_metrics(lines), "TrainingTimeInSeconds": seconds,
+                "BillableTimeInSeconds": seconds, "transition": ("Completed", "Training job completed")}
+
+    def ended_fields(self, status, reason=None):
+        """SecondaryStatus follows the status; a failure is also a status transition."""
+        fields = {"SecondaryStatus": status}
+        if reason is not None:
+            fields["transition"] = (status, reason[:200])
+        return fields
+
+
+class Processing:
+    """CreateProcessingJob: a Python script with the request's inputs and outputs."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def image(self, request):
+        """The image URI the job runs."""
+        return (request.get("AppSpecification") or {}).get("ImageUri", "")
+
+    def initial_fields(self, now):
+        """Nothing beyond the common fields."""
+        return {}
+
+    def prepare(self, name, request, job_dir):
+        """Stage the inputs, make the output folders, and return the script's spec."""
+        app = request.get("AppSpecification", {})
+        root = job_dir / "container"
+        _resolve_image(self.image(request), "processing")
+        command = list(app.get("ContainerEntrypoint") or [])
+        program = Path(command[0]).name if command else ""
+        if program not in ("python", "python3") and not re.fullmatch(r"python3\.\d+", program):
+            raise JobFailed(
+                f"ClientError: the entry point {command or '(none)'} is not a Python command. The kit's local "
+                "mode runs Python scripts only (e.g. SKLearnProcessor, or ScriptProcessor with command=['python3'])."
+            )
+        options = [a for a in command[1:] if a.startswith("-")]
+        rest = [a for a in command[1:] if not a.startswith("-")]
+        if not rest:
+            raise JobFailed(f"ClientError: the entry point {command} names no script to run.")
+        script, argv = rest[0], rest[1:] + list(app.get("ContainerArguments") or [])
+        mapping = {"/opt/ml": str(root / "opt" / "ml")}
+        for item in request.get("ProcessingInputs", []):
+            s3_input = item.get("S3Input")
+            if not s3_input:
+                raise JobFailed(f"ClientError: input {item.get('InputName')} is not an S3 input; "
+                                "local mode supports S3 inputs only.")
+            local = s3_input["LocalPath"]
+            if not _under_opt_ml(local):
+                mapping.setdefault(local, str(root / local.lstrip("/")))
+            self.runtime.staging.download(s3_input["S3Uri"], root / local.lstrip("/"), s3_input.get("S3DataType"))
+        for item in self._outputs(request):
+            local = item["S3Output"]["LocalPath"]
+            if not _under_opt_ml(local):
+                mapping.setdefault(local, str(root / local.lstrip("/")))
+            (root / local.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        config = root / "opt" / "ml" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "processingjobconfig.json").write_text(json.dumps(request, default=str))
+        (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+        env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
+        return {"kind": "script", "mapping": mapping, "script": script, "argv": argv,
+                "python_options": options, "env": env, "cwd": "/"}
+
+    @staticmethod
+    def _outputs(request):
+        return (request.get("ProcessingOutputConfig") or {}).get("Outputs", [])
+
+    def finish(self, name, request, job_dir, lines, started):
+        """Upload each output folder to its S3 URI; the Completed job's fields."""
+        root = job_dir / "container"
+        for item in self._outputs(request):
+            self.runtime.staging.upload_dir(root / item["S3Output"]["LocalPath"].lstrip("/"), item["S3Output"]["S3Uri"])
+        return {"ExitMessage": ""}
+
+    def ended_fields(self, status, reason=None):
+        """A failed processing job's ExitMessage is its reason."""
+        return {"ExitMessage": reason[:1024]} if reason is not None else {}
+
+
+class Transform:
+    """CreateTransformJob: the model's serving container over the input objects, one output per input."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def _container(self, request):
+        model = self.runtime.store.get("model", request["ModelName"].lower())
+        return model.get("PrimaryContainer") or model["Containers"][0]
+
+    def image(self, request):
+        """The image URI of the model's container."""
+        return self._container(request).get("Image", "")
+
+    def initial_fields(self, now):
+        """Nothing beyond the common fields."""
+        return {}
+
+    def prepare(self, name, request, job_dir):
+        """Unpack the model, stage the input, and return the serving spec."""
+        ml = job_dir / "container" / "opt" / "ml"
+        container = self._container(request)
+        _resolve_image(container.get("Image", ""), "inference")
+        transform_input = request["TransformInput"]
+        if transform_input.get("SplitType", "None") not in ("Line", "None"):
+            raise JobFailed(f"ClientError: SplitType {transform_input['SplitType']} is not supported locally; use Line.")
+        processing = request.get("DataProcessing") or {}
+        if processing.get("JoinSource", "None") != "None" or processing.get("InputFilter", "$") != "$" \
+                or processing.get("OutputFilter", "$") != "$":
+            raise JobFailed("ClientError: DataProcessing (input/output filters, JoinSource) is not supported locally.")
+        model_uri = container.get("ModelDataUrl")
+        (ml / "model").mkdir(parents=True)
+        if model_uri:
+            bucket, key = split(model_uri)
+            path = self.runtime.s3.path_for(bucket, key)
+            if not path.is_file():
+                raise JobFailed(f"ClientError: the model artifact {model_uri} does not exist (local file {path}).")
+            with tarfile.open(path) as tar:
+                tar.extractall(ml / "model")
+        source = transform_input["DataSource"]["S3DataSource"]
+        in_dir = ml / "transform" / "input"
+        self.runtime.staging.download(source["S3Uri"], in_dir, source.get("S3DataType"))
+        files = sorted(p.relative_to(in_dir).as_posix() for p in in_dir.rglob("*") if p.is_file())
+        (ml / "transform" / "output").mkdir(parents=True)
+        return {"kind": "xgboost-transform", "mapping": {"/opt/ml": str(ml)}, "model_dir": "/opt/ml/model",
+                "files": [["/opt/ml/transform/input/" + f, "/opt/ml/transform/output/" + f + ".out"] for f in files],
+                "content_type": transform_input.get("ContentType", "text/csv"),
+                "accept": request["TransformOutput"].get("Accept") or "text/csv",
+                "env": {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}}
+
+    def finish(self, name, request, job_dir, lines, started):
+        """Upload the .out files to the output path; nothing more to record."""
+        out_dir = job_dir / "container" / "opt" / "ml" / "transform" / "output"
+        self.runtime.staging.upload_dir(out_dir, request["TransformOutput"]["S3OutputPath"])
+        return {}
+
+    def ended_fields(self, status, reason=None):
+        """Nothing beyond the common fields."""
+        return {}
+
+
+#: job kind key (shapes.JOB_KINDS) -> its container
+CONTAINERS = {"TrainingJob": Training, "ProcessingJob": Processing, "TransformJob": Transform}

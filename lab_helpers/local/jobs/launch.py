@@ -1,0 +1,145 @@
+"""Starting a job's process and following it: its log lines, its exit code, a stop.
+
+A job runs as ``python -m lab_helpers.local.jobs.jobmain <spec.json>``: forked from the warm fork
+server when there is one (:mod:`.forkclient`), else started cold.  Its output is the job's log: each
+line goes to the control-plane store (CloudWatch Logs) and to the notebook as it comes.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import forkclient
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+class JobStopped(Exception):
+    """The job was stopped (StopPipelineExecution) while it ran."""
+
+
+class Launcher:
+    """Runs job processes; ``emit(group, stream, line)`` receives every line they print."""
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.forks = forkclient.shared() if forkclient.enabled() else None
+
+    def warm_up(self):
+        """Start the fork server in the background (jobs are coming)."""
+        if self.forks is not None:
+            self.forks.start()
+
+    def run(self, job_dir, spec, group, stream, should_stop=None):
+        """Run the job process for ``spec``; returns (exit code, log lines).  JobStopped if stopped."""
+        spec_path = job_dir / "spec.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        env = dict(os.environ)
+        env.update(spec.get("env", {}))
+        env["PYTHONUNBUFFERED"] = "1"
+        env.pop("PYTHONSTARTUP", None)
+        env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        lines = []
+
+        def emit(line):
+            lines.append(line)
+            self.emit(group, stream, line)
+
+        pid = None
+        if self.forks is not None:
+            log_path = job_dir / "output.log"
+            pid = self.forks.launch([str(spec_path)], job_dir, env, log_path)
+        if pid is not None:
+            return self._follow_forked(pid, log_path, emit, should_stop), lines
+        return self._run_cold(spec_path, job_dir, env, emit, should_stop), lines
+
+    def _run_cold(self, spec_path, job_dir, env, emit, should_stop):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab_helpers.local.jobs.jobmain", str(spec_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(job_dir), env=env, bufsize=1, text=True, errors="replace", start_new_session=True,
+        )
+
+        def pump():
+            for line in proc.stdout:
+                emit(line.rstrip("\n"))
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            while proc.poll() is None:
+                if should_stop and should_stop():
+                    terminate(proc.pid, proc.wait)
+                    reader.join(5)
+                    raise JobStopped()
+                time.sleep(0.05)
+        except BaseException:
+            if proc.poll() is None:
+                terminate(proc.pid, proc.wait)
+            raise
+        reader.join()
+        return proc.returncode
+
+    def _follow_forked(self, pid, log_path, emit, should_stop):
+        """Tail a forked job's log file until it exits; returns its exit code."""
+        code = None
+        position = 0
+        pending = ""
+        try:
+            while True:
+                if code is None:
+                    code = self.forks.poll(pid)
+                if log_path.exists():
+                    with open(log_path, "r", errors="replace") as handle:
+                        handle.seek(position)
+                        chunk = handle.read()
+                        position = handle.tell()
+                    pending += chunk
+                    *complete, pending = pending.split("\n")
+                    for line in complete:
+                        emit(line)
+                if code is not None:
+                    if pending:
+                        emit(pending)
+                    return code
+                if should_stop and should_stop():
+                    terminate(pid, lambda timeout: self.forks.wait_exit(pid, timeout))
+                    raise JobStopped()
+                time.sleep(0.02)
+        except BaseException:
+            if code is None:
+                terminate(pid, lambda timeout: self.forks.wait_exit(pid, timeout))
+            raise
+
+
+def terminate(pid, wait):
+    """SIGTERM the job's process group (as `docker stop` does), SIGKILL after 10 s."""
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            if wait(timeout=grace) is not None:
+                return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def failure_reason(job_dir, code, lines, prefix="AlgorithmError"):
+    """The FailureReason of a job that exited with ``code``: what it wrote, else its last log lines."""
+    reason_file = job_dir / "failure-reason"
+    failure = job_dir / "container" / "opt" / "ml" / "output" / "failure"
+    for f in (failure, reason_file):
+        if f.exists() and f.read_text().strip():
+            text = f.read_text().strip()
+            if text.startswith(("ClientError", "AlgorithmError")):
+                return text[:1024]
+            return f"{prefix}: {text} (exit code {code})"[:1024]
+    tail = " | ".join(l for l in lines[-3:] if l.strip())
+    return f"{prefix}: the job's process exited with code {code}. Last log lines: {tail}"[:1024]

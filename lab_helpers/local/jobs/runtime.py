@@ -1,0 +1,173 @@
+"""The Docker-free container runtime: SageMaker jobs as host processes.
+
+Where the SDK's local mode would run ``docker compose``, the kit gives every job a private
+folder that plays the container's file system, lays it out as the real container sees it,
+and runs the job in a fresh host Python process:
+
+    LAB_HOME/jobs/<job name>/container/opt/ml/...     the job's /opt/ml (config, channels, model, output)
+    LAB_HOME/jobs/<job name>/container/<LocalPath>    processing inputs/outputs declared outside /opt/ml
+
+Inside the job process, the kit's path overlay (:mod:`lab_helpers.local.jobs.overlay`) makes
+``/opt/ml/...`` (and every declared container path) resolve to that folder, so scripts that
+hard-code ``/opt/ml`` paths run unmodified, as any user, and two jobs never see each other's
+files.  Every kind of job goes through one lifecycle (:meth:`Runtime.run`): recorded
+``InProgress``, its container laid out (:mod:`.containers`), its process run (:mod:`.launch`), its
+outputs uploaded, and ``Completed``, ``Failed`` (with a FailureReason) or ``Stopped``.
+
+Differences from AWS: one instance only (``InstanceCount`` > 1 runs once), instance types
+are not emulated, ``Pipe``/``FastFile`` input modes behave like ``File``, and a
+subprocess that a job script starts does not see the path overlay.
+"""
+
+import re
+import shutil
+import time
+
+from ...shapes import JOB_KINDS
+from ..errors import ApiError, validation
+from .containers import CONTAINERS
+from .launch import JobStopped, Launcher, failure_reason
+from .staging import JobFailed, Staging
+
+__all__ = ["JobStopped", "Runtime"]
+
+_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+class Runtime:
+    """Creates, runs and describes jobs; their records live in the control-plane store."""
+
+    def __init__(self, store, s3, home, account, echo):
+        self.store = store
+        self.s3 = s3
+        self.account = account
+        self.echo = echo
+        self.jobs_dir = home / "jobs"
+        self.staging = Staging(s3, account.region, self.jobs_dir)
+        self.launcher = Launcher(self._log)
+        self._containers = {key: container(self) for key, container in CONTAINERS.items()}
+
+    def _log(self, group, stream, line):
+        self.store.append_log(group, stream, line)
+        self.echo(line)
+
+    def warm_up(self):
+        """Get ready for jobs that are coming (starts the fork server in the background)."""
+        self.launcher.warm_up()
+
+    # -- the API's view ---------------------------------------------------------------------
+    def create(self, key, request, should_stop=None):
+        """Create<Kind>Job: validate the name, record the job and run it to its end; returns its ARN.
+
+        ``key`` is a job kind of :data:`lab_helpers.shapes.JOB_KINDS`; ``should_stop()`` is asked
+        while the job runs (a pipeline execution being stopped) and stops it when true.
+        """
+        kind = JOB_KINDS[key]
+        name = request[kind.name_field]
+        if not _JOB_NAME.fullmatch(name):
+            raise validation(
+                f"1 validation error detected: Value '{name}' at '{kind.name_field[0].lower() + kind.name_field[1:]}' "
+                "failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+            )
+        arn = self.arn(kind, name)
+        with self.store.transaction():
+            if self.store.get(kind.store_kind, name.lower()):
+                raise ApiError("ResourceInUse", "Job name must be unique within an AWS account and region, and a job "
+                                                f"with this name already exists ({arn})")
+            self.store.put(kind.store_kind, name.lower(), arn, {kind.name_field: name, "Pending": True})
+        self.run(kind, name, arn, request, should_stop)
+        return arn
+
+    def arn(self, kind, name):
+        """The ARN of job ``name`` of ``kind``."""
+        return self.account.arn(f"{kind.arn_prefix}/{name.lower()}")
+
+    def describe(self, key, name):
+        """Describe<Kind>Job's response, or the ValidationException AWS gives for an unknown job."""
+        kind = JOB_KINDS[key]
+        doc = self.store.get(kind.store_kind, name.lower())
+        if doc is None or doc.get("Pending"):
+            raise validation(f"Requested resource not found: {kind.label} {name} does not exist")
+        return doc
+
+    # -- the lifecycle ----------------------------------------------------------------------
+    def run(self, kind, name, arn, request, should_stop=None):
+        """Run one job from InProgress to Completed, Failed or Stopped (never left InProgress)."""
+        container = self._containers[kind.key]
+        now = time.time()
+        doc = {k: v for k, v in request.items() if k != "Tags"}
+        doc.update({kind.arn_field: arn, kind.status_field: "InProgress", "CreationTime": now,
+                    "LastModifiedTime": now, kind.start_field: now})
+        doc.update(container.initial_fields(now))
+        self.store.put(kind.store_kind, name.lower(), arn, {k: v for k, v in doc.items() if v is not None})
+        image = container.image(request)
+        self.echo(f"── {kind.key} {name} · image {image.rsplit('/', 1)[-1]} · running as a host process")
+        job_dir = self._prepare_dir(name)
+        stream = f"{name}/{kind.stream_host}-{int(now)}"
+        try:
+            spec = container.prepare(name, request, job_dir)
+            code, lines = self.launcher.run(job_dir, spec, kind.log_group, stream, should_stop)
+            if code != 0:
+                raise JobFailed(failure_reason(job_dir, code, lines))
+            fields = container.finish(name, request, job_dir, lines, now)
+            end = time.time()
+            self.update(kind, name, **{kind.status_field: "Completed", kind.end_field: end,
+                                       "LastModifiedTime": end}, **fields)
+        except JobStopped:
+            end = time.time()
+            self.update(kind, name, **{kind.status_field: "Stopped", kind.end_field: end, "LastModifiedTime": end},
+                        **container.ended_fields("Stopped"))
+            raise
+        except JobFailed as exc:
+            end = time.time()
+            self.echo(f"   ✗ {exc}")
+            self.update(kind, name, **{kind.status_field: "Failed", "FailureReason": str(exc), kind.end_field: end,
+                                       "LastModifiedTime": end}, **container.ended_fields("Failed", str(exc)))
+
+    def _prepare_dir(self, name):
+        job_dir = self.jobs_dir / name
+        if job_dir.exists():
+            shutil.rmtree(job_dir)
+        (job_dir / "container" / "opt" / "ml").mkdir(parents=True)
+        return job_dir
+
+    def transition(self, name, status, message):
+        """A training job's SecondaryStatus moves on (with its entry in SecondaryStatusTransitions)."""
+        self.update(JOB_KINDS["TrainingJob"], name, SecondaryStatus=status, transition=(status, message))
+
+    def update(self, kind, name, transition=None, **fields):
+        """Change a job's record atomically; ``transition=(status, message)`` appends a status transition."""
+        def change(doc):
+            doc.update({k: v for k, v in fields.items() if v is not None})
+            if transition:
+                now = time.time()
+                history = doc.setdefault("SecondaryStatusTransitions", [])
+                if history and "EndTime" not in history[-1]:
+                    history[-1]["EndTime"] = now
+                history.append({"Status": transition[0], "StartTime": now, "StatusMessage": transition[1]})
+                if transition[0] in ("Completed", "Failed", "Stopped"):
+                    history[-1]["EndTime"] = now
+            return doc
+
+        self.store.update(kind.store_kind, name.lower(), change)
+
+    def end_with_step(self, metadata, final, reason, now):
+        """A job its step's runner left InProgress ends with the step (not InProgress forever)."""
+        for kind in JOB_KINDS.values():
+            job_arn = (metadata.get(kind.key) or {}).get("Arn")
+            if not job_arn:
+                continue
+
+            def change(doc, kind=kind):
+                if doc.get(kind.status_field) not in ("InProgress", "Stopping"):
+                    return doc
+                doc[kind.status_field] = final
+                doc[kind.end_field] = doc["LastModifiedTime"] = now
+                if final == "Failed":
+                    doc["FailureReason"] = reason
+                if "SecondaryStatus" in doc:
+                    doc["SecondaryStatus"] = final
+                return doc
+
+            self.store.update(kind.store_kind, job_arn.rsplit("/", 1)[-1], change)

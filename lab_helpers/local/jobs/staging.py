@@ -1,0 +1,92 @@
+"""Moving a job's data between the local S3 folder and the job's container folder.
+
+Inputs are copied in before the job starts (as SageMaker downloads ``File``-mode channels and
+processing inputs); outputs are copied back when it ends (``S3UploadMode: EndOfJob``), and only
+when it succeeded; models and output data are packed as ``.tar.gz`` objects written whole or
+not at all.
+"""
+
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from ...shapes import split_s3_uri
+
+
+class JobFailed(Exception):
+    """The job failed; the message is the FailureReason."""
+
+
+def split(uri):
+    """``(bucket, key)`` of an s3:// URI in a job request; JobFailed (a ClientError) if it is not one."""
+    try:
+        return split_s3_uri(uri)
+    except ValueError as exc:
+        raise JobFailed(f"ClientError: {exc}") from None
+
+
+def relative_key(prefix, key):
+    """Where an object lands under a channel/LocalPath, as SageMaker places S3Prefix inputs."""
+    if key == prefix:
+        return key.rsplit("/", 1)[-1]
+    if prefix == "" or prefix.endswith("/"):
+        return key[len(prefix):]
+    if key.startswith(prefix + "/"):
+        return key[len(prefix) + 1:]
+    return key[len(prefix.rsplit("/", 1)[0]) + 1:] if "/" in prefix else key
+
+
+class Staging:
+    """Copies between one local S3 and job folders."""
+
+    def __init__(self, s3, region, scratch):
+        self.s3 = s3
+        self.region = region
+        self.scratch = Path(scratch)  # where half-written archives live until they are complete
+
+    def download(self, uri, dest, data_type="S3Prefix"):
+        """Copy the objects an S3 input names into ``dest``; returns how many."""
+        bucket, prefix = split(uri)
+        if data_type not in ("S3Prefix", None):
+            raise JobFailed(f"ClientError: S3DataType {data_type} is not supported by the kit's local mode; use S3Prefix.")
+        keys = self.s3.list_keys(bucket, prefix)
+        if not keys:
+            raise JobFailed(
+                f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
+                f"Please ensure that the bucket exists in the selected region ({self.region}), "
+                "that objects exist under that S3 prefix. In local mode that is the folder "
+                f"{self.s3.path_for(bucket, prefix)}."
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        for key in keys:
+            target = dest / relative_key(prefix, key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.s3.path_for(bucket, key), target)
+        return len(keys)
+
+    def upload_dir(self, source, uri):
+        """Put every file under ``source`` below the S3 prefix ``uri``; returns how many."""
+        bucket, prefix = split(uri)
+        prefix = prefix.rstrip("/")
+        count = 0
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            relative = path.relative_to(source).as_posix()
+            self.s3.put_file(bucket, f"{prefix}/{relative}" if prefix else relative, path)
+            count += 1
+        return count
+
+    def upload_tar(self, folder, bucket, key):
+        """Pack ``folder`` as a .tar.gz object - written whole or not at all."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=str(self.scratch), prefix=".partial-", suffix=".tar.gz")
+        os.close(fd)
+        try:
+            with tarfile.open(tmp, "w:gz") as tar:
+                for path in sorted(folder.iterdir()):
+                    tar.add(str(path), arcname=path.name)
+            self.s3.put_file(bucket, key, Path(tmp))
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
