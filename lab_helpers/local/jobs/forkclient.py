@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 def enabled():
+    """True where jobs can be forked from a warm server (POSIX, and LAB_FORK_SERVER is not 0)."""
     return os.name == "posix" and hasattr(os, "fork") and os.environ.get("LAB_FORK_SERVER", "1") != "0"
 
 
@@ -85,6 +86,7 @@ class ForkServer:
             return None
 
     def wait_exit(self, pid, timeout):
+        """Wait up to ``timeout`` s for the job to exit; its exit code, or None if it still runs."""
         with self._cond:
             self._cond.wait_for(lambda: pid in self._exits or self._failed, timeout)
         return self.poll(pid)

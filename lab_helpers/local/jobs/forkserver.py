@@ -77,6 +77,7 @@ def _send(message):
 
 
 def serve():
+    """Import the job libraries once, then fork a child per request until stdin closes."""
     for name in PRELOAD:
         try:
             __import__(name)

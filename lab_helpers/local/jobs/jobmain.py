@@ -30,6 +30,7 @@ def _write_reason(text):
 
 
 def run_script(spec):
+    """Run a processing job's Python script as the container's ``python3 script args`` would."""
     from . import overlay
 
     script = spec["script"]
@@ -66,12 +67,14 @@ def run_script(spec):
 
 
 def run_xgboost_training(spec):
+    """Train with the built-in XGBoost algorithm of the spec's image version."""
     from ..images import xgboost as xgboost_algorithm
 
     return xgboost_algorithm.run_training("/opt/ml", spec.get("version"))
 
 
 def run_xgboost_transform(spec):
+    """Serve each input file through the XGBoost model, as batch transform does."""
     from ..images import xgboost as xgboost_algorithm
 
     try:
@@ -100,6 +103,7 @@ KINDS = {
 
 
 def main(argv=None):
+    """Read the spec, install the path overlay, run what the image runs; returns the exit code."""
     global _REASON_FILE
     argv = sys.argv[1:] if argv is None else argv
     spec_path = os.path.abspath(argv[0])

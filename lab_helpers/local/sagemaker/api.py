@@ -168,6 +168,7 @@ class SageMakerApi:
 
     # -- executions -------------------------------------------------------------------
     def execution(self, arn):
+        """The execution record (reaped if its runner died), or ResourceNotFound."""
         doc = self.store.get("execution", arn)
         if doc is None:
             raise not_found(f"Pipeline execution '{arn}' does not exist.")

@@ -15,6 +15,7 @@ class _RawBody(io.BytesIO):
     """The ``raw`` object botocore reads a response body from (``stream()`` and ``read()``)."""
 
     def stream(self, amt=64 * 1024, decode_content=False):  # noqa: ARG002 - botocore's signature
+        """Yield the body in chunks of ``amt`` bytes."""
         while True:
             chunk = self.read(amt)
             if not chunk:
