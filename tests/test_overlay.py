@@ -20,18 +20,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OVERLAY_FILE = ROOT / "lab_helpers" / "local" / "jobs" / "overlay.py"
+OVERLAY_DIR = ROOT / "lab_helpers" / "local" / "jobs" / "overlay"
+OVERLAY_FILE = OVERLAY_DIR / "__init__.py"  # the package, loaded by file location where lab_helpers can't be imported
 # real locations that no test may create or write into
 GUARDED = ("/opt/ml", "/data/in")
 
 LAUNCHER = textwrap.dedent(
     """
-    import importlib, json, os, runpy, sys
+    import importlib, importlib.util, json, os, runpy, sys
     for name in filter(None, os.environ.get("OVERLAY_TEST_PREIMPORT", "").split(",")):
         importlib.import_module(name)          # imported *before* install(): must be patched too
-    if os.environ.get("OVERLAY_TEST_BY_FILE"):  # stdlib-only interpreters: load the file itself
-        spec = importlib.util.spec_from_file_location("overlay", os.environ["OVERLAY_TEST_BY_FILE"])
+    if os.environ.get("OVERLAY_TEST_BY_FILE"):  # stdlib-only interpreters: load the package's files
+        init = os.environ["OVERLAY_TEST_BY_FILE"]  # .../overlay/__init__.py; its submodules sit next to it
+        spec = importlib.util.spec_from_file_location(
+            "overlay", init, submodule_search_locations=[os.path.dirname(init)])
         overlay = importlib.util.module_from_spec(spec)
+        sys.modules["overlay"] = overlay       # its relative imports (overlay.paths, ...) find the package
         spec.loader.exec_module(overlay)
     else:
         from lab_helpers.local.jobs import overlay
@@ -799,6 +803,72 @@ def test_subprocesses_do_not_see_the_overlay(tmp_path):
     """
     r = run_job(tmp_path, script)
     assert r == {"parent": True, "child": "False", "child_opt_in": "True"}
+
+
+def test_install_again_after_uninstall(tmp_path):
+    """uninstall() re-points stand-ins to originals everywhere except in the overlay's own modules,
+    so a second install() still has its stand-ins (io.FileIO among them) to put back in place."""
+    script = """
+        import io, json, os, sys
+        from lab_helpers.local.jobs import overlay as o
+
+        host = json.loads(sys.argv[1])["/opt/ml"]
+        o.uninstall()
+        r = {"off": [io.FileIO.__module__, os.path.exists("/opt/ml/model/x")]}
+        o.install({"/opt/ml": host})
+        os.makedirs("/opt/ml/model", exist_ok=True)
+        with io.FileIO("/opt/ml/model/x", "w") as fh:
+            fh.write(b"again")
+        r["on"] = [io.FileIO is o.FileIO, open("/opt/ml/model/x").read(), sorted(os.listdir("/opt/ml/model"))]
+        print("RESULT:" + json.dumps(r))
+    """
+    mapping = default_mapping(tmp_path)
+    r = run_job(tmp_path, script, mapping, args=(json.dumps(mapping),))
+    assert r == {"off": ["_io", False], "on": [True, "again", ["x"]]}
+    assert (tmp_path / "opt/ml/model/x").read_text() == "again"
+
+
+OVERLAY_LAYERS = ("paths", "standins", "patching", "thirdparty", "importhook", "__init__")
+
+
+def test_overlay_package_layering():
+    """Each overlay module imports only modules below it (also inside functions) and the standard
+    library; no module copies a binding its owner rebinds (``from .paths import _table``), and no
+    piece of module-level state is defined twice."""
+    import ast
+
+    assert sorted(p.stem for p in OVERLAY_DIR.glob("*.py")) == sorted(OVERLAY_LAYERS)
+    trees = {name: ast.parse((OVERLAY_DIR / (name + ".py")).read_text()) for name in OVERLAY_LAYERS}
+    rebound = {name: {g for node in ast.walk(tree) if isinstance(node, ast.Global) for g in node.names}
+               for name, tree in trees.items()}
+    stdlib = getattr(sys, "stdlib_module_names", None)
+    owners = {}
+    for level, name in enumerate(OVERLAY_LAYERS):
+        for node in ast.walk(trees[name]):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1, (name, ast.dump(node))
+                if node.module:
+                    targets = [(node.module, [a.name for a in node.names])]
+                else:
+                    targets = [(a.name, []) for a in node.names]
+                for target, names in targets:
+                    assert target in OVERLAY_LAYERS[:level], "%s imports %s (not below it)" % (name, target)
+                    copied = set(names) & rebound[target]
+                    assert not copied, "%s copies %s from %s" % (name, sorted(copied), target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for mod in [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]:
+                    top = mod.split(".")[0]
+                    assert top != "lab_helpers", (name, mod)
+                    if stdlib is not None:
+                        assert top in stdlib or top == "__future__", (name, mod)
+        for node in trees[name].body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, (ast.AnnAssign, ast.AugAssign)) else []
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name) and not n.id.startswith("__"):
+                        assert n.id not in owners, "%s is defined in %s and %s" % (n.id, owners[n.id], name)
+                        owners[n.id] = name
 
 
 def test_overhead_outside_the_prefixes_is_small(tmp_path):
