@@ -119,11 +119,13 @@ class Runtime:
             self.update(kind, name, **{kind.status_field: "Stopped", kind.end_field: end, "LastModifiedTime": end},
                         **container.ended_fields("Stopped"))
             raise
-        except JobFailed as exc:
+        except (JobFailed, OSError, ValueError, KeyError) as exc:  # every job ends in a terminal state
+            reason = str(exc) if isinstance(exc, JobFailed) else (
+                f"InternalServerError: the kit's local runtime could not run the job: {type(exc).__name__}: {exc}")
             end = time.time()
-            self.echo(f"   ✗ {exc}")
-            self.update(kind, name, **{kind.status_field: "Failed", "FailureReason": str(exc), kind.end_field: end,
-                                       "LastModifiedTime": end}, **container.ended_fields("Failed", str(exc)))
+            self.echo(f"   ✗ {reason}")
+            self.update(kind, name, **{kind.status_field: "Failed", "FailureReason": reason[:1024], kind.end_field: end,
+                                       "LastModifiedTime": end}, **container.ended_fields("Failed", reason))
 
     def _prepare_dir(self, name):
         job_dir = self.jobs_dir / name

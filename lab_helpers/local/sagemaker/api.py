@@ -26,6 +26,7 @@ import time
 from ...shapes import JOB_KINDS, TERMINAL_EXECUTION
 from ..errors import ApiError, not_found, not_implemented, validation
 from .paging import filter_created, paginate, sort_items
+from .validation import check_definition, check_request
 
 
 class SageMakerApi:
@@ -47,6 +48,7 @@ class SageMakerApi:
                 f"SageMaker.{operation} is not emulated by the kit's local mode. "
                 "Run this cell in remote mode (LAB_MODE=remote) against your AWS account."
             )
+        check_request(operation, params)
         return handler(params)
 
     # -- pipelines --------------------------------------------------------------------
@@ -65,8 +67,7 @@ class SageMakerApi:
             parsed = json.loads(text)
         except ValueError as exc:
             raise validation(f"PipelineDefinition is not valid JSON: {exc}") from exc
-        if not isinstance(parsed, dict) or "Steps" not in parsed:
-            raise validation("PipelineDefinition must be a JSON object with a 'Steps' list.")
+        check_definition(parsed)
         return text
 
     def _pipeline(self, name_or_arn):

@@ -20,7 +20,7 @@ import time
 from ..errors import validation
 from ..ids import new_id
 from ..jobs.runtime import JobStopped
-from .execution import Execution, ExecutionStopped
+from .execution import Execution, ExecutionStopped, StepsNotReached
 from .expressions import as_string
 
 try:  # POSIX advisory locks tell whether the process running an execution is still alive
@@ -120,6 +120,8 @@ class Engine:
                     reason = "Step failure: One or multiple steps failed."
             except (ExecutionStopped, JobStopped):
                 status = "Stopped"
+            except StepsNotReached as exc:
+                reason = str(exc)
             except KeyboardInterrupt:
                 self._finish(arn, "Stopped", "Interrupted (KeyboardInterrupt) while running.")
                 raise

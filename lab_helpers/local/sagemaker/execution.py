@@ -16,6 +16,7 @@ from ...shapes import JOB_KINDS, STEP_JOB_KIND, data_references, walk_steps
 from ..errors import ApiError
 from ..ids import new_id
 from .expressions import Scope, StepFailed, as_string
+from .validation import check_request
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 
@@ -26,6 +27,10 @@ class ExecutionStopped(Exception):
 
 class FailStepReached(Exception):
     """A Fail step ran: the execution fails with its error message."""
+
+
+class StepsNotReached(Exception):
+    """The execution ended with steps that never became ready; the message names them."""
 
 
 class Execution:
@@ -61,7 +66,7 @@ class Execution:
             "Metadata": {},
             "Order": self.order,
         }
-        existing.update(fields)
+        existing.update({k: v for k, v in fields.items() if v is not None})
         existing["StepStatus"] = status
         existing = {k: v for k, v in existing.items() if v is not None}
         self.store.put("step", key, key, existing, parent=self.arn)
@@ -89,6 +94,7 @@ class Execution:
         name = step["Name"]
         request = self.scope.evaluate(step.get("Arguments", {}))
         job_name = request[kind.name_field] = self.job_name(name)
+        check_request("Create" + kind.key, request)  # a definition's Arguments have met no client-side check
         # the job shows in the step's metadata while it runs (as in AWS), so a reaper can find it
         self.record_step(step, "Executing", Metadata={kind.key: {"Arn": self.runtime.arn(kind, job_name)}})
         if kind.key == "TransformJob":
@@ -114,6 +120,7 @@ class Execution:
     def _run_Model(self, step):
         request = self.scope.evaluate(step.get("Arguments", {}))
         request["ModelName"] = self.job_name(step["Name"])
+        check_request("CreateModel", request)
         self.registry.op_CreateModel(request)
         described = self.registry.op_DescribeModel({"ModelName": request["ModelName"]})
         self.scope.properties[step["Name"]] = described
@@ -122,6 +129,7 @@ class Execution:
     def _run_RegisterModel(self, step):
         request = self.scope.evaluate(step.get("Arguments", {}))
         request.pop("ModelPackageName", None)
+        check_request("CreateModelPackage", request)
         package = self.registry.create_model_package(request, create_group=True)
         self.scope.properties[step["Name"]] = self.registry.op_DescribeModelPackage(
             {"ModelPackageName": package["ModelPackageArn"]})
@@ -153,12 +161,19 @@ class Execution:
                 failed = True
                 continue
             except (StepFailed, ApiError) as exc:
-                meta = exc.args[1] if isinstance(exc, StepFailed) and len(exc.args) > 1 else {}
+                meta = exc.args[1] if isinstance(exc, StepFailed) and len(exc.args) > 1 else None
                 reason = exc.message if isinstance(exc, ApiError) else str(exc.args[0])
+                # Metadata=None keeps what the step recorded when it started (its job's ARN)
                 self.record_step(step, "Failed", EndTime=time.time(), FailureReason=reason, Metadata=meta)
                 failed = True
                 continue
             self.record_step(step, "Succeeded", EndTime=time.time(), Metadata=meta)
             if step.get("Type") == "Condition":
                 active.extend(step["Arguments"].get("IfSteps" if outcome else "ElseSteps", []))
-        return "Failed" if failed else "Succeeded"
+        if failed:
+            return "Failed"
+        unreached = [s["Name"] for s in active if s["Name"] not in self.status]
+        if unreached:  # nothing failed, yet these never became ready: never report that as Succeeded
+            raise StepsNotReached(f"Steps {', '.join(unreached)} were never reached: a step they depend on did "
+                                  "not run in this execution.")
+        return "Succeeded"
