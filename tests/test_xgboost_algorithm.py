@@ -2,13 +2,16 @@
 
 import json
 import os
+import pickle
 import re
+import tarfile
 
 import numpy as np
 import pytest
 import xgboost as xgb
 
-from lab_helpers.local.images.xgboost.common import MODEL_FILENAME, AlgorithmError, normalize_version
+from lab_helpers.local.images.xgboost.common import (MODEL_FILENAME, SUPPORTED_VERSIONS, AlgorithmError,
+                                                     normalize_version)
 from lab_helpers.local.images.xgboost.hyperparameters import validate_hyperparameters
 from lab_helpers.local.images.xgboost.serve import load_model, predict, transform_file
 from lab_helpers.local.images.xgboost.train import run_training
@@ -495,8 +498,6 @@ def test_multiclass_probabilities(tmp_path):
 
 
 def test_load_model_reads_an_unextracted_model_tar(trained_model_dir, tmp_path):
-    import tarfile
-
     archive_dir = tmp_path / "packed"
     archive_dir.mkdir()
     with tarfile.open(archive_dir / "model.tar.gz", "w:gz") as archive:
@@ -506,3 +507,85 @@ def test_load_model_reads_an_unextracted_model_tar(trained_model_dir, tmp_path):
     assert predict(packed, b"0.3,0.3,0.3\n") == predict(plain, b"0.3,0.3,0.3\n")
     with pytest.raises(AlgorithmError):
         load_model(str(tmp_path / "nowhere"))
+
+
+# ----------------------------------------------------------------------------- model file per image version
+
+#: The images whose container pickles the Booster into xgboost-model -> the pickle protocol; the
+#: others call Booster.save_model (aws/sagemaker-xgboost-container, algorithm_mode/train.py).
+PICKLING_VERSIONS = {"1.0-1": 3, "1.2-1": 4, "1.2-2": 4}
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_model_file_has_the_format_its_image_version_writes_and_serves(tmp_path, version):
+    data, x = _regression_data(120)
+    channels = {"train": (CSV, {"t.csv": _csv_text(data[:100])}), "validation": (CSV, {"v.csv": _csv_text(data[100:])})}
+    root = make_job(tmp_path, {"num_round": "4", "max_depth": "2"}, channels)
+    assert run_training(root, version) == 0
+    path = model_path(root)
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if version in PICKLING_VERSIONS:
+        assert raw[:2] == bytes([0x80, PICKLING_VERSIONS[version]])  # the protocol that image's pickle.dump used
+        with open(path, "rb") as handle:
+            booster = pickle.load(handle)  # what AWS's abalone evaluation script does on the 1.0-1 image
+        assert isinstance(booster, xgb.Booster)
+        with pytest.raises(xgb.core.XGBoostError):
+            xgb.Booster(model_file=path)
+    else:
+        booster = xgb.Booster(model_file=path)
+        with pytest.raises(pickle.UnpicklingError), open(path, "rb") as handle:
+            pickle.load(handle)  # documented: such a script fails on 1.3-1 and later models
+    assert booster.num_boosted_rounds() == 4
+    expected = booster.predict(xgb.DMatrix(x[:7]))
+
+    # batch transform serves the model whichever format it is in
+    source = tmp_path / "batch" / "in.csv"
+    source.parent.mkdir()
+    source.write_text(_csv_text(x[:7]))
+    target = tmp_path / "out" / "in.csv.out"
+    assert transform_file(os.path.join(root, "model"), str(source), str(target)) == 7
+    assert [float(v) for v in target.read_text().splitlines()] == pytest.approx(expected.tolist(), rel=1e-6)
+
+    # and so does a model.tar.gz left unextracted
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with tarfile.open(packed / "model.tar.gz", "w:gz") as archive:
+        archive.add(path, arcname=MODEL_FILENAME)
+    answer = predict(load_model(str(packed)), _csv_text(x[:7]).encode())
+    assert [float(v) for v in answer.decode().splitlines()] == pytest.approx(expected.tolist(), rel=1e-6)
+
+
+def test_pickled_model_serves_its_best_round_after_early_stopping(tmp_path):
+    # 1.2-2 keeps every tree when it stops early and serving predicts with the best round only;
+    # the best round has to survive the pickle.
+    rng = np.random.default_rng(3)
+    x = rng.random((200, 2))
+    train = np.column_stack([10 * x[:, 0], x])
+    val = np.column_stack([-10 * x[:100, 0], x[:100]])  # gets worse after round 0
+    root = make_job(
+        tmp_path,
+        {"num_round": "50", "early_stopping_rounds": "3", "eval_metric": "rmse", "eta": "0.5"},
+        {"train": (CSV, {"t.csv": _csv_text(train)}), "validation": (CSV, {"v.csv": _csv_text(val)})},
+    )
+    assert run_training(root, "1.2-2") == 0
+    with open(model_path(root), "rb") as handle:
+        pickled = pickle.load(handle)
+    best = int(pickled.attr("best_iteration"))
+    assert pickled.num_boosted_rounds() == best + 4  # all trees kept, as 1.2-2 does
+    served = predict(load_model(os.path.join(root, "model")), _csv_text(x[:5]).encode())
+    expected = pickled.predict(xgb.DMatrix(x[:5]), iteration_range=(0, best + 1))
+    assert not np.allclose(pickled.predict(xgb.DMatrix(x[:5])), expected)  # the extra trees do change it
+    assert [float(v) for v in served.decode().splitlines()] == pytest.approx(expected.tolist(), rel=1e-6)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"not a model at all", ["neither an xgboost model file", "nor a pickled Booster"]),
+    (pickle.dumps({"weights": [1, 2]}), ["starts like a pickle", "not an xgboost Booster", "dict"]),
+])
+def test_unreadable_model_file_is_explained(tmp_path, content, expected):
+    (tmp_path / MODEL_FILENAME).write_bytes(content)
+    with pytest.raises(AlgorithmError) as err:
+        load_model(str(tmp_path))
+    for fragment in expected:
+        assert fragment in str(err.value)

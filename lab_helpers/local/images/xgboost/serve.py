@@ -3,6 +3,9 @@
 :func:`load_model`, :func:`predict` (one InvokeEndpoint request) and :func:`transform_file`
 (batch transform of one file, SplitType Line):
 
+* The model: ``xgboost-model`` as any image version writes it -- a pickled Booster (1.0-1 ..
+  1.2-2) or a ``Booster.save_model`` file (1.3-1 and later) -- so a model trained with one
+  version serves with any other, as with the real images.
 * Input ``text/csv`` (no header, no label column, one record per line) or ``text/libsvm``.
 * ``predict``, Accept ``text/csv``: one prediction per line (multi:softprob: the class
   probabilities of a record, comma-separated, per line).  Accept ``application/json``:
@@ -13,6 +16,8 @@
 
 Where this differs from the real container, and why:
 
+* Only a file that starts like a pickle (protocol 2 or later) is unpickled, and then
+  before xgboost's loader is tried; the container unpickles any file first.
 * Blank lines in a request or batch file are skipped (the container fails on them), so
   the number of output lines is the number of non-blank input lines.
 * Not emulated: the ``application/x-recordio-protobuf`` input format, selectable inference
@@ -24,7 +29,7 @@ import os
 import pickle
 import tarfile
 
-from .common import MODEL_FILENAME, AlgorithmError, clean_xgb_error, quote_list
+from .common import MODEL_FILENAME, AlgorithmError, clean_xgb_error, one_paragraph, quote_list
 from .data import (CSV, parse_content_type, parse_csv_records, parse_libsvm_records, sparse_features, split_media_type,
                    split_records)
 
@@ -35,11 +40,12 @@ TRANSFORM_CHUNK_RECORDS = 50000
 def load_model(model_dir):
     """The Booster in ``model_dir`` (``xgboost-model``, as the runtime untars model.tar.gz there).
 
-    Like the container, another single non-hidden file is also tried (xgboost format, then
-    pickle); a ``model.tar.gz`` left unextracted is read directly.
+    Whatever image version trained it: the file may be a pickled Booster (what 1.0-1 .. 1.2-2
+    write) or a ``Booster.save_model`` file (1.3-1 and later), and like the container's
+    ``get_loaded_booster`` this tries one format, then the other.  Like the container,
+    another single non-hidden file is also tried; a ``model.tar.gz`` left unextracted is
+    read directly.
     """
-    import xgboost as xgb
-
     if not os.path.isdir(model_dir):
         raise AlgorithmError("Unable to load model: model directory '{}' does not exist.".format(model_dir))
     path = os.path.join(model_dir, MODEL_FILENAME)
@@ -58,11 +64,7 @@ def load_model(model_dir):
                 "Unable to load model: no '{}' file in the model directory (is model.tar.gz extracted "
                 "there?).".format(MODEL_FILENAME)
             )
-    booster = xgb.Booster()
-    try:
-        booster.load_model(bytearray(raw) if raw is not None else path)
-    except Exception as xgb_error:  # noqa: BLE001
-        booster = _try_pickle(raw if raw is not None else path, xgb_error)
+    booster = _load_booster(raw if raw is not None else path)
     booster.set_param("nthread", 1)
     return booster
 
@@ -76,20 +78,59 @@ def _model_bytes_from_tar(tar_path):
         return archive.extractfile(chosen[0]).read()
 
 
-def _try_pickle(source, xgb_error):
+#: The PROTO opcode every pickle of protocol 2 or later starts with.
+_PICKLE_START = b"\x80"
+
+
+def _load_booster(source):
+    """A Booster from a model file (path, or its bytes): pickled, or written by ``Booster.save_model``.
+
+    The container (serve_utils.get_loaded_booster) tries ``pickle.load`` first and then
+    ``Booster.load_model``.  Here pickle is only tried on bytes that start like a pickle
+    (``\x80``), and then first; anything else goes straight to xgboost's loader.
+    """
     import xgboost as xgb
 
-    data = source if isinstance(source, (bytes, bytearray)) else open(source, "rb").read()
-    if data[:1] == b"\x80":
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        with open(source, "rb") as handle:
+            data = handle.read()
+    pickle_error = None
+    if data[:1] == _PICKLE_START:
         try:
-            model = pickle.loads(data)  # script-mode models are often pickled Boosters
-            if isinstance(model, xgb.Booster):
-                return model
-            if hasattr(model, "get_booster"):
-                return model.get_booster()
-        except Exception:  # noqa: BLE001
-            pass
-    raise AlgorithmError("Unable to load model: {}".format(clean_xgb_error(xgb_error)))
+            return _unpickle_booster(data)
+        except Exception as exc:  # noqa: BLE001 - any failure: try xgboost's own format
+            pickle_error = exc
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(data) if isinstance(source, (bytes, bytearray)) else source)
+        return booster
+    except Exception as xgb_error:  # noqa: BLE001
+        if pickle_error is None:
+            raise AlgorithmError(
+                "Unable to load model: the model file is neither an xgboost model file (as Booster.save_model "
+                "writes it, which SageMaker XGBoost 1.3-1 and later do; xgboost says: {}) nor a pickled Booster "
+                "(as 1.0-1 .. 1.2-2 write it).".format(clean_xgb_error(xgb_error))
+            )
+        raise AlgorithmError(
+            "Unable to load model: the model file starts like a pickle but does not unpickle to an xgboost "
+            "Booster ({}: {}), and xgboost cannot read it either ({}).".format(
+                type(pickle_error).__name__, one_paragraph(pickle_error), clean_xgb_error(xgb_error)
+            )
+        )
+
+
+def _unpickle_booster(data):
+    """The Booster in pickled ``data``: a Booster, or a scikit-learn style model holding one."""
+    import xgboost as xgb
+
+    model = pickle.loads(data)  # the 1.0-1 .. 1.2-2 images' xgboost-model; script-mode models too
+    if isinstance(model, xgb.Booster):
+        return model
+    if hasattr(model, "get_booster"):
+        return model.get_booster()
+    raise TypeError("the pickle holds a {}, not an xgboost Booster".format(type(model).__name__))
 
 
 _REALTIME_ACCEPTS = ("text/csv", "application/json")

@@ -5,7 +5,7 @@
     input/config/hyperparameters.json   every value a STRING, as SageMaker sends them
     input/config/inputdataconfig.json   channel -> {"ContentType", "TrainingInputMode", ...}
     input/data/<channel>/...            the channel's files (all of them, recursively)
-    model/xgboost-model                 written on success (Booster.save_model)
+    model/xgboost-model                 written on success, in the image version's format (below)
     output/failure                      written on failure: one paragraph, "ClientError: ..."
 
 * Hyperparameters are validated and coerced by :mod:`.hyperparameters`, channels read by
@@ -22,6 +22,15 @@
   ("SageMaker hosting uses the best model for inference").  In 1.0-1 .. 1.2-2 it works as
   ``xgboost.train(early_stopping_rounds=...)`` did: last metric of the last eval set, all
   trees kept, and serving predicts with the best round only.
+* ``xgboost-model`` is written the way the image version writes it: 1.0-1, 1.2-1 and 1.2-2
+  ``pickle.dump`` the Booster; 1.3-1 and later call ``Booster.save_model`` (xgboost 1.x's
+  binary format, as the file name has no ``.json``).  So a script that does
+  ``pickle.load(open("xgboost-model", "rb"))`` -- AWS's abalone evaluation example, written
+  for 1.0-1 -- works with a 1.0-1 .. 1.2-2 model, and fails on a 1.3-1 or later one with
+  ``_pickle.UnpicklingError: unpickling stack underflow``, locally as on AWS: such a model loads
+  with ``xgboost.Booster(model_file="xgboost-model")`` (or ``Booster().load_model(path)``,
+  which the kit's own evaluation step does, falling back to pickle).  Serving
+  (:func:`.serve.load_model`) reads both formats, whatever the version, as the container does.
 
 Where this differs from the real container, and why:
 
@@ -47,6 +56,7 @@ Where this differs from the real container, and why:
 
 import json
 import os
+import pickle
 import warnings
 
 from .common import MODEL_FILENAME, AlgorithmError, at_least, clean_xgb_error, log, normalize_version, one_paragraph
@@ -68,6 +78,19 @@ _CUSTOMER_ERROR_SNIPPETS = (
     "should be greater equal to",
     "Label contains NaN",
 )
+
+#: Image versions whose container pickles the Booster into xgboost-model, and the pickle protocol it
+#: gets; every other version writes it with Booster.save_model.  Found in aws/sagemaker-xgboost-container,
+#: src/sagemaker_xgboost_container/algorithm_mode/train.py, end of train_job(), on each release branch
+#: (1.0-1 at 0c7a3b8, 1.2-1 at 0d8f55d, 1.2-2 at dd637a0, 1.3-1 at 07ece4c, 1.5-1 at 4eef773, 1.7-1 at
+#: f7a93a2; the v1.x-1 tags agree):
+#:   0.90-1, 0.90-2, 1.0-1  ``pkl.dump(bst, open(model_location, 'wb'))``: the default protocol of the
+#:                          image's Python (3.6 / 3.7), which is 3 (0.90-x is not emulated here)
+#:   1.2-1, 1.2-2           ``pkl.dump(bst, f, protocol=4)``
+#:   1.3-1, 1.5-1, 1.7-1    ``bst.save_model(model_location)``
+#: Serving, algorithm_mode/serve_utils.py get_loaded_booster(), tries ``pkl.load`` and then
+#: ``Booster.load_model`` in every version.
+_PICKLE_PROTOCOL = {"1.0-1": 3, "1.2-1": 4, "1.2-2": 4}
 
 #: hyperparameters the container uses itself; they never reach xgboost.train's params
 _CONTAINER_ONLY = (
@@ -149,8 +172,18 @@ def _train(ml_root, version):
 
     model_dir = os.path.join(ml_root, "model")
     os.makedirs(model_dir, exist_ok=True)
-    booster.save_model(os.path.join(model_dir, MODEL_FILENAME))
+    _save_model(booster, os.path.join(model_dir, MODEL_FILENAME), version)
     return booster
+
+
+def _save_model(booster, path, version):
+    """Write ``booster`` to ``path`` as ``version``'s container does: pickled (1.0-1 .. 1.2-2) or save_model."""
+    protocol = _PICKLE_PROTOCOL.get(version)
+    if protocol is None:
+        booster.save_model(path)
+        return
+    with open(path, "wb") as handle:
+        pickle.dump(booster, handle, protocol=protocol)
 
 
 def _read_json(path, what, default=None):
