@@ -623,3 +623,31 @@ def test_script_processor_python3_on_xgboost_image_runs_the_evaluate_step(sess, 
     predicted = booster.predict(xgb.DMatrix(test_rows[:, 1:]))
     expected_mse = float(np.mean((test_rows[:, 0] - predicted) ** 2))
     assert report["regression_metrics"]["mse"]["value"] == pytest.approx(expected_mse, rel=1e-4)
+
+
+UNPICKLE_SCRIPT = """
+    # the evaluation pattern of AWS's abalone example: unpack model.tar.gz and unpickle xgboost-model
+    import pickle, tarfile
+    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as tar:
+        tar.extractall(path=".")
+    model = pickle.load(open("xgboost-model", "rb"))
+    print("unpickled", type(model).__name__)
+"""
+
+
+@pytest.mark.parametrize("version, works", [("1.0-1", True), ("1.7-1", False)])
+def test_an_evaluation_script_that_unpickles_the_model_works_where_the_image_pickles_it(sess, data, version, works):
+    trained = run_training(sess, unique("pickle-" + version.replace(".", "")), dict(HYPERPARAMETERS),
+                           {"train": data["train"], "validation": data["validation"]}, image=xgb_image(sess, version))
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    model_uri = trained["ModelArtifacts"]["S3ModelArtifacts"]
+    described = run_processing(sess, unique("unpickle"), UNPICKLE_SCRIPT,
+                               inputs=[s3_input("model", model_uri, "/opt/ml/processing/model")])
+    if works:
+        assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+        _, messages = log_messages(sess, PROCESSING_LOGS, described["ProcessingJobName"])
+        assert "unpickled Booster" in messages
+    else:  # 1.3-1 and later save with Booster.save_model, as the real images do: the reason says what to do
+        assert described["ProcessingJobStatus"] == "Failed"
+        assert "UnpicklingError" in described["FailureReason"]
+        assert "xgboost.Booster(model_file=" in described["FailureReason"]

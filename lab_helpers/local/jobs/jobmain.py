@@ -61,9 +61,23 @@ def run_script(spec):
     except BaseException as exc:  # the script's own error: show it as the container would
         traceback.print_exc()
         summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        _write_reason(f"{summary}")
+        hint = _hint(exc)
+        if hint:
+            print(hint, file=sys.stderr)
+        _write_reason(f"{summary}" + (f" ({hint})" if hint else ""))
         return 1
     return 0
+
+
+def _hint(exc):
+    """A line that explains a learner's error the traceback alone does not (or None)."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("Hint: the built-in XGBoost algorithm pickles its model only in images 1.0-1 to 1.2-2; from 1.3-1 on "
+                "it writes xgboost-model with Booster.save_model. Load it with xgboost.Booster(model_file=path), "
+                "or train with the image version your script expects.")
+    return None
 
 
 def run_xgboost_training(spec):
