@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from lab_helpers.local.s3 import LocalS3
 from lab_helpers.local.sts import handle as sts_handle
+from lab_helpers.local.wire import Router
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -63,6 +64,16 @@ def data_loader():
     return botocore.loaders.create_loader()
 
 
+def serve_s3(s3, sent):
+    """A ``before-send.s3`` handler: ``s3`` answers the operation named by the event, ``sent`` records the request."""
+
+    def serve(request, event_name, **kwargs):
+        sent.append(request)
+        return s3.handle(request, event_name.split(".")[2])
+
+    return serve
+
+
 def new_session(data_loader, region=REGION):
     core = botocore.session.Session()
     core.register_component("data_loader", data_loader)
@@ -72,15 +83,12 @@ def new_session(data_loader, region=REGION):
 
 @pytest.fixture
 def session(s3, sent, data_loader):
-    # The wiring the kit's router uses: a plain session whose before-send.s3 returns our response.
+    # The kit's wiring (LocalCloud.boto_session): a Router on before-send answers S3 and STS.
     session = new_session(data_loader)
-
-    def serve(request, **kwargs):
-        sent.append(request)
-        return s3.handle(request)
-
-    session.events.register("before-send.s3", serve)
-    session.events.register("before-send.sts", lambda request, **kw: sts_handle(request, ACCOUNT))
+    router = Router()
+    router.add("s3", lambda request, operation: (sent.append(request), s3.handle(request, operation))[1])
+    router.add("sts", lambda request, operation: sts_handle(request, ACCOUNT))
+    session.events.register("before-send", router)
     return session
 
 
@@ -124,7 +132,7 @@ def test_network_guard_really_blocks_unwired_clients(no_network):
 @pytest.mark.parametrize("region", ["eu-west-1", "us-east-1", "ap-southeast-2"])
 def test_addressing_styles_and_regions(s3, sent, data_loader, style, region):
     session = new_session(data_loader, region)
-    session.events.register("before-send.s3", lambda request, **kw: (sent.append(request), s3.handle(request))[1])
+    session.events.register("before-send.s3", serve_s3(s3, sent))
     client = session.client("s3", config=Config(s3={"addressing_style": style}))
     kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     client.create_bucket(Bucket="styled-bucket", **kwargs)
@@ -630,16 +638,16 @@ def test_path_helpers_and_python_api(s3, client, bucket, tmp_path):
 
 def test_handle_never_raises_on_odd_requests(s3):
     odd = AWSPreparedRequest("PATCH", "https://s3.eu-west-1.amazonaws.com/some-bucket/k", {}, None, False)
-    response = s3.handle(odd)
+    response = s3.handle(odd)  # no operation named (no botocore event): nothing to serve
     assert response.status_code == 501 and b"NotImplemented" in response.content
-    missing = s3.handle(AWSPreparedRequest("GET", "https://s3.amazonaws.com/nobucket/k", {}, None, False))
+    missing = s3.handle(AWSPreparedRequest("GET", "https://s3.amazonaws.com/nobucket/k", {}, None, False), "GetObject")
     assert missing.status_code == 404 and b"<Code>NoSuchBucket</Code>" in missing.content
     s3.create_bucket("raw-bucket")
     for body in (b"zz\r\nbroken", b"5\r\nhel"):  # bad chunk size; body ends mid-chunk
         chunked = AWSPreparedRequest(
             "PUT", "https://s3.amazonaws.com/raw-bucket/k",
             {"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": "5"}, body, False)
-        response = s3.handle(chunked)
+        response = s3.handle(chunked, "PutObject")
         assert response.status_code == 400, response.content
         assert b"<Code>InvalidRequest</Code>" in response.content or b"<Code>IncompleteBody</Code>" in response.content
     assert list((s3.root / "raw-bucket").iterdir()) == []
@@ -647,5 +655,5 @@ def test_handle_never_raises_on_odd_requests(s3):
         "PUT", "https://s3.amazonaws.com/raw-bucket/k",
         {"Content-Encoding": "aws-chunked", "X-Amz-Trailer": "x-amz-checksum-crc32"},
         b"3\r\nabc\r\n2\r\nde\r\n0\r\nx-amz-checksum-crc32:" + crc32_b64(b"abcde").encode() + b"\r\n\r\n", False)
-    assert s3.handle(good).status_code == 200
+    assert s3.handle(good, "PutObject").status_code == 200
     assert (s3.root / "raw-bucket" / "k").read_bytes() == b"abcde"

@@ -4,9 +4,9 @@ import hashlib
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
-from botocore.awsrequest import AWSResponse
-
-from .s3.service import _BytesBody, _iter_body, _sub, _xml_bytes, _xml_root
+from .wire.bodies import iter_body
+from .wire.responses import raw_response
+from .wire.xml import sub, xml_bytes, xml_root
 
 STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -19,29 +19,29 @@ def handle(request, account_id):
     if isinstance(body, dict):
         params.update({str(k): str(v) for k, v in body.items()})
     else:
-        text = b"".join(_iter_body(body)).decode("utf-8", "replace")
+        text = b"".join(iter_body(body)).decode("utf-8", "replace")
         params.update(parse_qsl(text, keep_blank_values=True))
     action = params.get("Action", "")
     request_id = str(uuid.uuid4())
     account = str(account_id)
     if action == "GetCallerIdentity":
-        root = _xml_root("GetCallerIdentityResponse", STS_XMLNS)
-        result = _sub(root, "GetCallerIdentityResult")
-        _sub(result, "Arn", f"arn:aws:sts::{account}:assumed-role/LabLocal/local")
+        root = xml_root("GetCallerIdentityResponse", STS_XMLNS)
+        result = sub(root, "GetCallerIdentityResult")
+        sub(result, "Arn", f"arn:aws:sts::{account}:assumed-role/LabLocal/local")
         role_id = "AROA" + hashlib.sha1(f"LabLocal:{account}".encode()).hexdigest()[:17].upper()
-        _sub(result, "UserId", f"{role_id}:local")
-        _sub(result, "Account", account)
-        _sub(_sub(root, "ResponseMetadata"), "RequestId", request_id)
+        sub(result, "UserId", f"{role_id}:local")
+        sub(result, "Account", account)
+        sub(sub(root, "ResponseMetadata"), "RequestId", request_id)
         status = 200
     else:
-        root = _xml_root("ErrorResponse", STS_XMLNS)
-        error = _sub(root, "Error")
-        _sub(error, "Type", "Sender")
-        _sub(error, "Code", "NotImplemented")
-        _sub(error, "Message", f"The STS action {action or '(none)'} is not emulated by the course kit's local mode "
-                               "(local STS supports: GetCallerIdentity).")
-        _sub(root, "RequestId", request_id)
+        root = xml_root("ErrorResponse", STS_XMLNS)
+        error = sub(root, "Error")
+        sub(error, "Type", "Sender")
+        sub(error, "Code", "NotImplemented")
+        sub(error, "Message", f"The STS action {action or '(none)'} is not emulated by the course kit's local mode "
+                              "(local STS supports: GetCallerIdentity).")
+        sub(root, "RequestId", request_id)
         status = 501
-    data = _xml_bytes(root)
+    data = xml_bytes(root)
     headers = {"Content-Type": "text/xml", "Content-Length": str(len(data)), "x-amzn-RequestId": request_id}
-    return AWSResponse(url, status, headers, _BytesBody(data))
+    return raw_response(url, status, headers, data)

@@ -41,3 +41,10 @@ def json_response(url, payload, status=200, content_type="application/x-amz-json
 def json_error(url, code, message, status=400):
     """A JSON-protocol error; botocore turns it into ``ClientError`` with ``Error.Code == code``."""
     return json_response(url, {"__type": code, "message": message}, status=status)
+
+
+def raw_response(url, status, headers, body):
+    """An AWSResponse with exactly ``headers`` (no defaults added); ``body`` is bytes or a ``raw`` object."""
+    if isinstance(body, (bytes, bytearray)):
+        body = _RawBody(bytes(body))
+    return AWSResponse(url, status, headers, body)
