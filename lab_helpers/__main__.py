@@ -1,4 +1,4 @@
-"""Command line: ``python -m lab_helpers run|check|clean``.
+"""Command line: ``python -m lab_helpers run|check``.
 
 ``run``   builds the abalone pipeline in the current mode (LAB_MODE; local by default outside
           Studio), runs it, prints a step table and the evaluation metrics, and exits 0 only if
@@ -25,6 +25,7 @@ def _parse_params(items):
 
 
 def cmd_run(args):
+    """``run``: build, upsert and run the abalone pipeline, print its summary; the exit status."""
     from . import monitor, pipelines, sessions
 
     if args.mode:
@@ -65,12 +66,14 @@ def cmd_run(args):
 
 
 def cmd_check(args):
+    """``check``: the environment checks of :mod:`lab_helpers.preflight` for the mode; the exit status."""
     from . import preflight
 
     return preflight.main(args.mode)
 
 
 def main(argv=None):
+    """Parse ``argv`` (default: the command line), run the subcommand, return its exit status."""
     parser = argparse.ArgumentParser(prog="python -m lab_helpers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

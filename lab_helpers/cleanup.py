@@ -47,15 +47,9 @@ class Inventory(dict):
         print(format_inventory(self))
 
 
-def _pages(call, key, **kwargs):
-    """Every item of a paginated SageMaker list call (follows NextToken)."""
-    items, token = [], None
-    while True:
-        page = call(**kwargs, **({"NextToken": token} if token else {}))
-        items += page.get(key, [])
-        token = page.get("NextToken")
-        if not token:
-            return items
+def _pages(client, operation, key, **kwargs):
+    """Every item under ``key`` of a paginated list call, through boto3's paginator for ``operation``."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
 
 
 def _gone(exc):
@@ -82,7 +76,7 @@ def inventory(sess, pipelines=DEFAULT_PIPELINES, groups=DEFAULT_GROUPS, s3_prefi
     _find_pipelines(sess, pipelines, found)
     _find_registry(sess, groups, found)
     found["endpoints"] = [{"name": e["EndpointName"], "status": e.get("EndpointStatus")}
-                          for e in _pages(sess.sagemaker_client.list_endpoints, "Endpoints")
+                          for e in _pages(sess.sagemaker_client, "list_endpoints", "Endpoints")
                           if e["EndpointName"].lower().startswith(tuple(p.lower() for p in endpoint_prefixes))]
     prefixes = [str(s3_prefix).strip("/") + "/"] + [f"{name}/" for name in pipelines]
     found["s3_objects"] = _find_objects(sess, prefixes)
@@ -120,11 +114,11 @@ def _find_automation(sess, pipelines):
 def _find_pipelines(sess, names, found):
     client = sess.sagemaker_client
     for name in names:
-        summaries = _pages(client.list_pipelines, "PipelineSummaries", PipelineNamePrefix=name)
+        summaries = _pages(client, "list_pipelines", "PipelineSummaries", PipelineNamePrefix=name)
         match = [p for p in summaries if p["PipelineName"].lower() == name.lower()]
         if not match:
             continue
-        executions = _pages(client.list_pipeline_executions, "PipelineExecutionSummaries", PipelineName=name)
+        executions = _pages(client, "list_pipeline_executions", "PipelineExecutionSummaries", PipelineName=name)
         found["pipelines"].append({"name": match[0]["PipelineName"], "arn": match[0]["PipelineArn"],
                                    "executions": len(executions)})
         found["running_executions"] += [
@@ -159,10 +153,10 @@ def _execution_models(sess, pipeline, executions):
 def _find_registry(sess, names, found):
     client = sess.sagemaker_client
     for name in names:
-        summaries = _pages(client.list_model_package_groups, "ModelPackageGroupSummaryList", NameContains=name)
+        summaries = _pages(client, "list_model_package_groups", "ModelPackageGroupSummaryList", NameContains=name)
         if not any(g["ModelPackageGroupName"].lower() == name.lower() for g in summaries):
             continue
-        packages = _pages(client.list_model_packages, "ModelPackageSummaryList", ModelPackageGroupName=name)
+        packages = _pages(client, "list_model_packages", "ModelPackageSummaryList", ModelPackageGroupName=name)
         found["model_package_groups"].append({"name": name, "versions": len(packages)})
         found["model_packages"] += [{"group": name, "version": p.get("ModelPackageVersion"),
                                      "approval": p.get("ModelApprovalStatus"), "arn": p["ModelPackageArn"]}

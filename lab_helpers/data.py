@@ -6,14 +6,13 @@ input derived from it - under ``s3://<default bucket>/pipelines-lab/data/``: in 
 that is your account's S3, in local mode the local twin folder ``LAB_HOME/s3/<bucket>/...``.
 """
 
-import hashlib
 import io
 import os
 from pathlib import Path
 
 from .config import LAB_PREFIX
+from .shapes import split_s3_uri
 
-ABALONE_SHA256 = "de37cdcdcaaa50c309d514f248f7c2302a5f1f88c168905eba23fe2fbc78449f"
 COLUMNS = ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight",
            "viscera_weight", "shell_weight", "rings"]
 
@@ -28,13 +27,6 @@ def abalone_csv() -> Path:
             "or set LAB_DATA_DIR to the folder holding abalone.csv."
         )
     return path
-
-
-def verify_checksum(path=None) -> str:
-    digest = hashlib.sha256(Path(path or abalone_csv()).read_bytes()).hexdigest()
-    if digest != ABALONE_SHA256:
-        raise ValueError(f"{path or abalone_csv()} has sha256 {digest}, not the UCI file's {ABALONE_SHA256}.")
-    return digest
 
 
 def load_abalone():
@@ -56,6 +48,7 @@ def batch_features(random_state=42) -> bytes:
 
 
 def data_uris(sess):
+    """S3 URIs of the data set (``input``) and of the batch-transform input (``batch``) in the default bucket."""
     bucket = sess.default_bucket()
     base = f"s3://{bucket}/{LAB_PREFIX}/data"
     return {"input": f"{base}/abalone.csv", "batch": f"{base}/batch/abalone-batch.csv"}
@@ -68,10 +61,9 @@ def upload_abalone(sess, overwrite=False):
     """
     uris = data_uris(sess)
     s3 = sess.boto_session.client("s3", region_name=sess.boto_region_name)
-    bucket = uris["input"][5:].split("/", 1)[0]
     bodies = {"input": abalone_csv().read_bytes, "batch": batch_features}
     for name, uri in uris.items():
-        key = uri[len(f"s3://{bucket}/"):]
+        bucket, key = split_s3_uri(uri)
         if not overwrite and _exists(s3, bucket, key):
             continue
         s3.put_object(Bucket=bucket, Key=key, Body=bodies[name](), ContentType="text/csv")

@@ -17,13 +17,6 @@ os.environ.setdefault("AWS_CONFIG_FILE", os.devnull)
 os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
 
 
-@pytest.fixture(scope="session")
-def session_home(tmp_path_factory):
-    """One LAB_HOME shared by the tests that only read what a pipeline run produced."""
-    home = tmp_path_factory.mktemp("lab-home")
-    return home
-
-
 @pytest.fixture()
 def lab_home(tmp_path, monkeypatch):
     """A fresh, empty LAB_HOME for one test."""

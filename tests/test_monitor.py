@@ -391,6 +391,17 @@ class _ScriptedClient:
     def list_pipeline_execution_steps(self, **kwargs):
         return {"PipelineExecutionSteps": [{"StepName": name, "StepStatus": status} for name, status in self.now]}
 
+    def get_paginator(self, operation):  # one page, as boto3's paginator yields it
+        return _OnePage(getattr(self, operation))
+
+
+class _OnePage:
+    def __init__(self, call):
+        self.call = call
+
+    def paginate(self, **kwargs):
+        return iter([self.call(**kwargs)])
+
 
 def test_wait_with_progress_prints_a_line_per_change_and_never_raises():
     states = [("Executing", [("Prep", "Executing")]),

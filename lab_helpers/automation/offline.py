@@ -109,6 +109,7 @@ class LambdaContext:
         self._deadline = time.monotonic() + float(configuration.get("Timeout", 3))
 
     def get_remaining_time_in_millis(self):
+        """Milliseconds left before the function's timeout (as Lambda's context says)."""
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
@@ -233,6 +234,7 @@ class OfflineAutomation:
     # -- the inbox: reading what the handler published ------------------------------------
     @property
     def inbox_name(self):
+        """The SQS queue subscribed to the topic in place of an e-mail address."""
         return f"{self.spec.name}-inbox"
 
     def _inbox_url(self):

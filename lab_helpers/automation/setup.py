@@ -14,6 +14,10 @@ and it updates what exists; :func:`teardown` removes everything it made and is s
 
 The policy documents are plain functions (:func:`queue_policy`, :func:`lambda_trust_policy`,
 :func:`lambda_permissions_policy`) so a notebook can show exactly what is attached.
+
+One module although it is over 600 lines, because it is one cohesive thing: the trigger's
+resource names, ARNs and policies, and the set-up, describe and teardown that must agree on
+every one of them (as does the EventBridge alternative at the end, built from the same spec).
 """
 
 import base64
@@ -52,34 +56,42 @@ class TriggerSpec:
 
     @property
     def queue_name(self):
+        """The SQS queue S3 sends new-object events to."""
         return f"{self.name}-queue"
 
     @property
     def dlq_name(self):
+        """The dead-letter queue for messages the function failed on too often."""
         return f"{self.name}-dlq"
 
     @property
     def topic_name(self):
+        """The SNS topic the function reports to."""
         return f"{self.name}-notifications"
 
     @property
     def function_name(self):
+        """The Lambda function that starts the pipeline."""
         return f"{self.name}-start-pipeline"
 
     @property
     def role_name(self):
+        """The IAM role the function runs as."""
         return f"{self.name}-start-pipeline-role"
 
     @property
     def policy_name(self):
+        """The role's inline policy (the function's permissions)."""
         return "start-pipeline-least-privilege"
 
     @property
     def notification_id(self):
+        """The Id of the bucket's queue notification."""
         return f"{self.name}-new-data-to-queue"
 
     @property
     def log_group(self):
+        """The function's CloudWatch Logs group."""
         return f"/aws/lambda/{self.function_name}"
 
     def environment(self, topic_arn):
@@ -247,6 +259,7 @@ class Resources:
     notification_id: Optional[str] = None
 
     def summary(self):
+        """The parts that exist, as a dict (missing ones left out)."""
         return {k: v for k, v in asdict(self).items() if v not in (None, [])}
 
 
@@ -281,26 +294,32 @@ def _queue_url(sqs, name):
 
 
 def _mappings(lam, queue_arn, function_arn):
-    found, marker = [], None
-    while True:
-        kwargs = {"EventSourceArn": queue_arn, **({"Marker": marker} if marker else {})}
-        page = lam.list_event_source_mappings(**kwargs)
-        found += [m for m in page["EventSourceMappings"] if m["FunctionArn"].split(":function:")[-1].split(":")[0]
-                  == function_arn.split(":function:")[-1]]
-        marker = page.get("NextMarker")
-        if not marker:
-            return found
+    """The event source mappings from the queue to the function (any version or alias of it)."""
+    function = function_arn.split(":function:")[-1]
+    pages = lam.get_paginator("list_event_source_mappings").paginate(EventSourceArn=queue_arn)
+    return [m for page in pages for m in page["EventSourceMappings"]
+            if m["FunctionArn"].split(":function:")[-1].split(":")[0] == function]
 
 
-def _wait_function_ready(lam, name, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while True:
+#: How Lambda's waiters poll here: every second, for up to two minutes.
+_FUNCTION_WAIT = {"Delay": 1, "MaxAttempts": 120}
+
+
+def _wait_function_ready(lam, name):
+    """The function's configuration once it is neither being created nor being updated (Lambda's waiters wait).
+
+    A function being created is ``Pending`` (``function_active_v2`` waits for ``Active``); one
+    being updated has ``LastUpdateStatus`` ``InProgress`` (``function_updated_v2`` waits for
+    ``Successful``).  Either waiter raises ``WaiterError`` if the function ends up ``Failed``.
+    """
+    conf = lam.get_function_configuration(FunctionName=name)
+    if conf.get("State") == "Pending":  # being created (or woken up from Inactive)
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_FUNCTION_WAIT)
         conf = lam.get_function_configuration(FunctionName=name)
-        if conf.get("State", "Active") != "Pending" and conf.get("LastUpdateStatus", "Successful") != "InProgress":
-            return conf
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Lambda function {name} is still {conf.get('State')}/{conf.get('LastUpdateStatus')}.")
-        time.sleep(1)
+    if conf.get("LastUpdateStatus") == "InProgress":  # its code or configuration is being updated
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=_FUNCTION_WAIT)
+        conf = lam.get_function_configuration(FunctionName=name)
+    return conf
 
 
 def _topic_exists(sns, topic_arn):
