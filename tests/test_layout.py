@@ -67,12 +67,12 @@ def test_modules_are_small_or_say_why_not(module):
 
 
 def _public_functions(tree):
-    """Module-level functions and classes, and the methods of those classes, not named with a leading _."""
+    """Public module-level functions and classes, and the public methods of public classes."""
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
             yield node
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):  # a private class's methods
+            for item in node.body:                                            # implement a protocol (os.DirEntry, ...)
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and not item.name.startswith("_"):
                     yield item
 
