@@ -151,10 +151,10 @@ def _only_step(sess, pipeline_name):
 
 
 def test_a_local_path_as_input_is_refused_as_aws_refuses_it_and_no_job_is_left_running(local_sess):
-    _create(local_sess, "LocalPath", _processing("/home/learner/abalone.csv"))
+    _create(local_sess, "LocalPath", _processing("/srv/course-data/abalone.csv"))
     step = _only_step(local_sess, "LocalPath")
     assert step["StepStatus"] == "Failed"
-    assert "Value '/home/learner/abalone.csv' at 'processingInputs.1.member.s3Input.s3Uri'" in step["FailureReason"]
+    assert "Value '/srv/course-data/abalone.csv' at 'processingInputs.1.member.s3Input.s3Uri'" in step["FailureReason"]
     assert local_sess.sagemaker_client.list_processing_jobs()["ProcessingJobSummaries"] == []
 
 
