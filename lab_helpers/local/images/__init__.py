@@ -6,6 +6,7 @@ a host process that honours that image's contract.
 """
 
 import re
+from pathlib import Path
 
 from ..errors import validation
 
@@ -18,15 +19,25 @@ _ECR = re.compile(
 SUPPORTED = {
     "sagemaker-xgboost": {
         "versions": ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1"),
-        "training": "the built-in XGBoost algorithm (train/validation channels, text/csv or text/libsvm)",
+        "training": "the built-in XGBoost algorithm (train/validation channels, text/csv or text/libsvm), or your "
+                    "entry_point script (script mode)",
         "processing": "Python scripts run with the host interpreter (ScriptProcessor, command=['python3'])",
-        "inference": "XGBoost serving for batch transform (text/csv in, one prediction per line out)",
+        "inference": "XGBoost serving for batch transform (text/csv in, one prediction per line out), or your "
+                     "inference script's model_fn/input_fn/predict_fn/output_fn (script mode)",
+        "algorithm": True,
     },
     "sagemaker-scikit-learn": {
         "versions": ("0.23-1", "1.0-1", "1.2-1"),
+        "training": "your entry_point script (script mode: SKLearn estimator)",
         "processing": "Python scripts run with the host interpreter (SKLearnProcessor)",
+        "inference": "your inference script's model_fn/input_fn/predict_fn/output_fn for batch transform "
+                     "(script mode: SKLearnModel, Model(entry_point=...))",
+        "algorithm": False,
     },
 }
+
+#: stand-ins for the image's own Python packages, put on a script-mode job's sys.path
+IMAGE_PACKAGES = {"sagemaker-xgboost": str(Path(__file__).resolve().parent / "imagepackages")}
 
 
 class UnsupportedImage(ValueError):
@@ -71,3 +82,19 @@ def check(image_uri, purpose):
         resolve(image_uri, purpose)
     except UnsupportedImage as exc:
         raise validation(str(exc)) from None
+
+
+def run_mode(repo, purpose, program):
+    """"script" when the job names an entry point (``program``), else "algorithm" for an image with one.
+
+    ``purpose`` is "training" or "inference"; an image without a built-in algorithm (scikit-learn)
+    and no entry point raises :class:`UnsupportedImage` saying what to give.
+    """
+    if program:
+        return "script"
+    if SUPPORTED[repo].get("algorithm"):
+        return "algorithm"
+    what = ("an entry_point (SKLearn(entry_point='train.py', ...))" if purpose == "training" else
+            "an inference script (SKLearnModel(entry_point='inference.py', ...), which sets SAGEMAKER_PROGRAM)")
+    raise UnsupportedImage(f"The {repo} image has no built-in algorithm: its {purpose} runs your script, so give "
+                           f"it {what}.")

@@ -4,6 +4,13 @@ For each job kind, a container object lays out the job's folder as the real cont
 it (``/opt/ml/input/config/*.json``, channels, processing inputs and outputs, the model for batch
 transform), says what the job process runs (the spec :mod:`.jobmain` reads), and after a
 successful run uploads what SageMaker uploads and returns the fields the Describe call then shows.
+
+Training and batch transform on the framework images run in one of two modes, as the images
+choose: *script mode* when the job names the learner's code (the ``sagemaker_program``
+hyperparameter, or ``SAGEMAKER_PROGRAM`` in the model's environment) - its ``sourcedir.tar.gz`` is
+unpacked into ``/opt/ml/code`` here, before the job starts (the runtime has the local S3), and
+:mod:`..images.script_mode` / :mod:`..images.serving` run it - else the image's built-in algorithm
+(XGBoost only; the scikit-learn image has none).
 """
 
 import json
@@ -12,8 +19,12 @@ import tarfile
 import time
 from pathlib import Path
 
+from ...shapes import JOB_KINDS
 from .. import images
 from .staging import JobFailed, split
+
+#: sitecustomize for Python processes a script-mode job starts (they see the job's /opt/ml too)
+CHILD_SITE = str(Path(__file__).resolve().parent / "childsite")
 
 
 def _under_opt_ml(path):
@@ -26,6 +37,70 @@ def _resolve_image(image, purpose):
         return images.resolve(image, purpose)
     except images.UnsupportedImage as exc:
         raise JobFailed(f"ClientError: {exc}") from None
+
+
+def _run_mode(repo, purpose, program):
+    try:
+        return images.run_mode(repo, purpose, program)
+    except images.UnsupportedImage as exc:
+        raise JobFailed(f"ClientError: {exc}") from None
+
+
+def hyperparameter(hps, key):
+    """A hyperparameter as the framework reads it: JSON-decoded when it is JSON (the SDK encodes them so)."""
+    value = hps.get(key)
+    try:
+        value = json.loads(value)
+    except (TypeError, ValueError):
+        pass
+    return value if value is None else str(value)
+
+
+def _container_path(ml, path):
+    """The host path of a container path at or below /opt/ml; JobFailed for any other."""
+    if not _under_opt_ml(path):
+        raise JobFailed(f"ClientError: the code location {path} is not below /opt/ml, where the kit's local mode "
+                        "can find it.")
+    return ml / path[len("/opt/ml"):].strip("/") if path != "/opt/ml" else ml
+
+
+def stage_code(staging, source, ml):
+    """Unpack the code an s3://, file:// or /opt/ml/... location names into /opt/ml/code."""
+    if source.startswith("file://"):
+        source = source[len("file://"):]
+    elif source.startswith("/"):
+        source = str(_container_path(ml, source))
+    elif not source.startswith("s3://"):
+        raise JobFailed(f"ClientError: the code location '{source}' is neither an s3:// URI nor a path.")
+    staging.unpack_code(source, ml / "code")
+
+
+def _script_host(job_dir, code_host, repo):
+    """Host paths the in-job side of script mode needs for the processes it starts."""
+    return {"code": str(code_host), "private": str(job_dir / "private"), "child_site": CHILD_SITE,
+            "image_packages": images.IMAGE_PACKAGES.get(repo)}
+
+
+def regex_metrics(definitions, lines):
+    """FinalMetricDataList from the request's MetricDefinitions: each metric's last match in the log."""
+    now = time.time()
+    metrics = []
+    for definition in definitions or []:
+        try:
+            pattern = re.compile(definition["Regex"])
+        except (re.error, KeyError, TypeError):
+            continue
+        value = None
+        for line in lines:
+            match = pattern.search(line)
+            if match:
+                try:
+                    value = float(match.group(1) if match.groups() else match.group(0))
+                except (ValueError, IndexError):
+                    continue
+        if value is not None:
+            metrics.append({"MetricName": definition["Name"], "Value": value, "Timestamp": now})
+    return metrics
 
 
 _METRIC_LINE = re.compile(r"^\[(\d+)\]((?:#011[\w-]+:[-+0-9.eE]+)+)")
@@ -50,7 +125,7 @@ def final_metrics(lines):
 
 
 class Training:
-    """CreateTrainingJob: the built-in XGBoost algorithm on the request's channels."""
+    """CreateTrainingJob: the built-in XGBoost algorithm, or the learner's script (script mode), on the channels."""
 
     def __init__(self, runtime):
         self.runtime = runtime
@@ -67,13 +142,9 @@ class Training:
     def prepare(self, name, request, job_dir):
         """Lay out /opt/ml (config, channels) and return the job process's spec."""
         ml = job_dir / "container" / "opt" / "ml"
-        _, version = _resolve_image(self.image(request), "training")
+        repo, version = _resolve_image(self.image(request), "training")
         hps = request.get("HyperParameters") or {}
-        if "sagemaker_program" in hps:
-            raise JobFailed(
-                "ClientError: script mode (an entry_point script in the XGBoost framework container) is not "
-                "supported by the kit's local mode; use the built-in algorithm (no entry_point)."
-            )
+        mode = _run_mode(repo, "training", hyperparameter(hps, "sagemaker_program"))
         (ml / "input" / "config").mkdir(parents=True)
         (ml / "model").mkdir()
         (ml / "output" / "data").mkdir(parents=True)
@@ -93,12 +164,32 @@ class Training:
             channels[channel["ChannelName"]] = info
         (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hps))
         (ml / "input" / "config" / "inputdataconfig.json").write_text(json.dumps(channels))
+        instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
         (ml / "input" / "config" / "resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"], "current_group_name": "homogeneousCluster",
-             "current_instance_type": request.get("ResourceConfig", {}).get("InstanceType", "local"),
+             "current_instance_type": instance_type,
+             "instance_groups": [{"instance_group_name": "homogeneousCluster", "instance_type": instance_type,
+                                  "hosts": ["algo-1"]}],
              "network_interface_name": "eth0"}))
+        if mode == "script":
+            spec = self._script_spec(name, request, hps, job_dir, ml, repo, version)
+        else:
+            spec = {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}}
         self.runtime.transition(name, "Training", "Training image download completed. Training in progress.")
-        return {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}}
+        return spec
+
+    def _script_spec(self, name, request, hps, job_dir, ml, repo, version):
+        """Script mode: unpack sourcedir.tar.gz into /opt/ml/code; the spec of the toolkit's run."""
+        source = hyperparameter(hps, "sagemaker_submit_directory")
+        if source:
+            stage_code(self.runtime.staging, source, ml)
+        else:
+            (ml / "code").mkdir(exist_ok=True)
+        env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
+        env.update({"TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": self.runtime.arn(
+            JOB_KINDS["TrainingJob"], name), "AWS_REGION": self.runtime.account.region})
+        return {"kind": "script-training", "image": repo, "version": version, "mapping": {"/opt/ml": str(ml)},
+                "host": _script_host(job_dir, ml / "code", repo), "env": env}
 
     def finish(self, name, request, job_dir, lines, started):
         """Upload model.tar.gz (and output.tar.gz); the Completed job's fields."""
@@ -111,8 +202,13 @@ class Training:
         if any((ml / "output" / "data").iterdir()):
             self.runtime.staging.upload_tar(ml / "output" / "data", bucket, f"{prefix}/output.tar.gz")
         seconds = max(1, int(round(time.time() - started)))
+        hps = request.get("HyperParameters") or {}
+        if hyperparameter(hps, "sagemaker_program"):
+            metrics = regex_metrics(request["AlgorithmSpecification"].get("MetricDefinitions"), lines)
+        else:
+            metrics = final_metrics(lines)
         return {"SecondaryStatus": "Completed", "ModelArtifacts": {"S3ModelArtifacts": f"s3://{bucket}/{model_key}"},
-                "FinalMetricDataList": final_metrics(lines), "TrainingTimeInSeconds": seconds,
+                "FinalMetricDataList": metrics, "TrainingTimeInSeconds": seconds,
                 "BillableTimeInSeconds": seconds, "transition": ("Completed", "Training job completed")}
 
     def ended_fields(self, status, reason=None):
@@ -194,7 +290,7 @@ class Processing:
 
 
 class Transform:
-    """CreateTransformJob: the model's serving container over the input objects, one output per input."""
+    """CreateTransformJob: the model's serving container (algorithm or script mode) over the inputs, one output each."""
 
     def __init__(self, runtime):
         self.runtime = runtime
@@ -215,7 +311,7 @@ class Transform:
         """Unpack the model, stage the input, and return the serving spec."""
         ml = job_dir / "container" / "opt" / "ml"
         container = self._container(request)
-        _resolve_image(container.get("Image", ""), "inference")
+        repo, version = _resolve_image(container.get("Image", ""), "inference")
         transform_input = request["TransformInput"]
         if transform_input.get("SplitType", "None") not in ("Line", "None"):
             raise JobFailed(f"ClientError: SplitType {transform_input['SplitType']} is not supported locally; use Line.")
@@ -237,11 +333,44 @@ class Transform:
         self.runtime.staging.download(source["S3Uri"], in_dir, source.get("S3DataType"))
         files = sorted(p.relative_to(in_dir).as_posix() for p in in_dir.rglob("*") if p.is_file())
         (ml / "transform" / "output").mkdir(parents=True)
+        env = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+        pairs = [["/opt/ml/transform/input/" + f, "/opt/ml/transform/output/" + f + ".out"] for f in files]
+        program = env.get("SAGEMAKER_PROGRAM", "")
+        if not program and not images.SUPPORTED[repo]["algorithm"] and (ml / "model" / "code" / "inference.py").is_file():
+            program = "inference.py"  # the inference toolkit's default module
+        if _run_mode(repo, "inference", program) == "script":
+            return self._script_spec(request, env, job_dir, ml, repo, version, program, pairs)
         return {"kind": "xgboost-transform", "mapping": {"/opt/ml": str(ml)}, "model_dir": "/opt/ml/model",
-                "files": [["/opt/ml/transform/input/" + f, "/opt/ml/transform/output/" + f + ".out"] for f in files],
+                "files": pairs,
                 "content_type": transform_input.get("ContentType", "text/csv"),
                 "accept": request["TransformOutput"].get("Accept") or "text/csv",
-                "env": {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}}
+                "env": env}
+
+    def _script_spec(self, request, env, job_dir, ml, repo, version, program, pairs):
+        """Script mode: find (or unpack) the model's code; the spec of the inference toolkit's run."""
+        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        if submit.startswith(("s3://", "file://")):
+            stage_code(self.runtime.staging, submit, ml)
+            code_dir = "/opt/ml/code"
+        elif submit:
+            code_dir = submit.rstrip("/") or "/"
+            _container_path(ml, code_dir)
+        else:
+            code_dir = "/opt/ml/model/code"
+        transform_input = request["TransformInput"]
+        strategy = request.get("BatchStrategy") or "MultiRecord"
+        max_payload = request.get("MaxPayloadInMB", 6)
+        env.update({str(k): str(v) for k, v in (request.get("Environment") or {}).items()})
+        env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(max_payload),
+                    "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if strategy == "SingleRecord" else "MULTI_RECORD",
+                    "SM_MODEL_DIR": "/opt/ml/model", "AWS_REGION": self.runtime.account.region})
+        return {"kind": "script-transform", "image": repo, "version": version, "mapping": {"/opt/ml": str(ml)},
+                "model_dir": "/opt/ml/model", "code_dir": code_dir, "program": program, "files": pairs,
+                "content_type": transform_input.get("ContentType"),
+                "accept": request["TransformOutput"].get("Accept"),
+                "split_type": transform_input.get("SplitType", "None"), "batch_strategy": strategy,
+                "max_payload_mb": max_payload, "assemble_with": request["TransformOutput"].get("AssembleWith", "None"),
+                "host": _script_host(job_dir, _container_path(ml, code_dir), repo), "env": env}
 
     def finish(self, name, request, job_dir, lines, started):
         """Upload the .out files to the output path; nothing more to record."""

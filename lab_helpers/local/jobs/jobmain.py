@@ -4,7 +4,8 @@ The runtime writes a spec (what to run, and which container paths map to which h
 folders), starts this module in a fresh interpreter, and reads its output as the job's log.
 Here we install the path overlay - so ``/opt/ml/...`` is this job's own folder - and then
 run what the image would run: a processing script, the built-in XGBoost algorithm's
-training, or its batch-transform serving.
+training, or its batch-transform serving, or (script mode) the learner's training or
+inference script as the framework images' toolkits run them.
 
 Kept free of heavy imports (no SageMaker SDK): every job pays for what it imports.
 """
@@ -109,10 +110,37 @@ def run_xgboost_transform(spec):
     return 0
 
 
+def _script_mode(run, spec):
+    """Run a script-mode job's in-job side; its ScriptModeError becomes the failure reason."""
+    from ..images import script_mode
+
+    try:
+        return run(spec)
+    except script_mode.ScriptModeError as exc:
+        _write_reason(str(exc))
+        return exc.exit_code or 1
+
+
+def run_script_training(spec):
+    """Run the learner's training script as the framework image's training toolkit does (script mode)."""
+    from ..images import script_mode
+
+    return _script_mode(script_mode.run_training, spec)
+
+
+def run_script_transform(spec):
+    """Serve each input through the learner's inference script as the image's inference toolkit does."""
+    from ..images import serving
+
+    return _script_mode(serving.run_transform, spec)
+
+
 KINDS = {
     "script": run_script,
     "xgboost-training": run_xgboost_training,
     "xgboost-transform": run_xgboost_transform,
+    "script-training": run_script_training,
+    "script-transform": run_script_transform,
 }
 
 

@@ -90,3 +90,48 @@ class Staging:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+    def unpack_code(self, source, dest):
+        """Put a job's code in ``dest``: ``sourcedir.tar.gz`` (an s3:// object, or a host file) unpacked, or a folder copied.
+
+        ``source`` is an s3:// URI or a host path.  JobFailed (a ClientError) if there is nothing there
+        or it is not a tar archive.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        path = Path(source)
+        if str(source).startswith("s3://"):
+            bucket, key = split(source)
+            path = self.s3.path_for(bucket, key)
+            if not path.is_file():
+                prefix = key.rstrip("/") + "/"
+                if key and self.s3.list_keys(bucket, prefix):
+                    self.download(f"s3://{bucket}/{prefix}", dest)
+                    return
+                raise JobFailed(f"ClientError: the job's source code {source} does not exist (in local mode, the "
+                                f"file {path}). Upload it (the SDK does when it is given entry_point/source_dir) "
+                                "or fix sagemaker_submit_directory / SAGEMAKER_SUBMIT_DIRECTORY.")
+        if path.is_dir():
+            shutil.copytree(path, dest, dirs_exist_ok=True)
+            return
+        if not path.is_file():
+            raise JobFailed(f"ClientError: the job's source code {source} does not exist.")
+        try:
+            with tarfile.open(path) as tar:
+                _extract(tar, dest)
+        except tarfile.TarError as exc:
+            raise JobFailed(f"ClientError: the job's source code {source} is not a tar.gz archive "
+                            f"(sourcedir.tar.gz): {exc}") from None
+
+
+def _extract(tar, dest):
+    """Extract a code archive below ``dest`` only (no absolute paths, no '..', no links out)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (dest / member.name).resolve()
+        if root not in target.parents and target != root or member.issym() or member.islnk():
+            raise JobFailed(f"ClientError: the code archive holds {member.name!r}, which would land outside "
+                            "the code folder.")
+    tar.extractall(dest)
