@@ -36,6 +36,7 @@ Where the kit differs, and why:
 Compatible with Python 3.9 (the images' Python): it runs inside jobs.
 """
 
+import importlib
 import json
 import os
 import shlex
@@ -311,6 +312,7 @@ def install_requirements(code_dir, host_code_dir, target, error="InstallRequirem
         errors = [line for line in lines if line.startswith("ERROR")] or lines[-3:]
         raise ScriptModeError('AlgorithmError: {}:\nExitCode {}\nErrorMessage "{}"\nCommand "{}"'.format(
             error, code, "\n".join(errors).strip(), "python3 -m pip install -r requirements.txt"), exit_code=1)
+    importlib.invalidate_caches()
     _warn_if_shadowed(target)
     return True
 
@@ -360,6 +362,7 @@ def prepare_process(host, code_dir=CODE_DIR):
     packages = os.path.join(private, "python-packages")
     bin_dir = os.path.join(private, "bin")
     os.makedirs(bin_dir, exist_ok=True)
+    os.makedirs(packages, exist_ok=True)  # on sys.path from now on: a missing folder would be cached as such
     for name in ("python", "python3"):
         wrapper = os.path.join(bin_dir, name)
         with open(wrapper, "w") as handle:
