@@ -2,7 +2,19 @@
 
 Local mode never pulls an image.  It recognises the image URI the SDK put in the request
 (``image_uris.retrieve(...)`` gives the same URI offline as in Studio) and runs the job as
-a host process that honours that image's contract.
+a host process that honours that image's contract.  What runs inside the job process:
+
+==================  ==========================================================================
+``xgboost/``        the built-in XGBoost algorithm: training and batch-transform serving
+``script_mode``     script-mode training on the framework images (the training toolkit's contract)
+``serving``         script-mode batch transform: model_fn/input_fn/predict_fn/output_fn, each
+                    image's defaults (the inference toolkit's contract)
+``imagepackages/``  stand-ins for packages of an image that scripts import
+                    (``sagemaker_xgboost_container.encoder``)
+==================  ==========================================================================
+
+:func:`run_mode` says which a job gets: script mode when it names an entry point, else the
+image's built-in algorithm (the scikit-learn image has none).
 """
 
 import re

@@ -16,7 +16,8 @@ outputs uploaded, and ``Completed``, ``Failed`` (with a FailureReason) or ``Stop
 
 Differences from AWS: one instance only (``InstanceCount`` > 1 runs once), instance types
 are not emulated, ``Pipe``/``FastFile`` input modes behave like ``File``, and a
-subprocess that a job script starts does not see the path overlay.
+subprocess that a job script starts does not see the path overlay (except a Python process
+that a script-mode job starts: see :mod:`.childsite`).
 """
 
 import re
