@@ -556,7 +556,7 @@ MODEL_FN_ONLY_SKLEARN = """
 """
 
 
-@pytest.mark.parametrize("accept", ["text/csv", "application/json"])
+@pytest.mark.parametrize("accept", ["text/csv", "application/json", None])
 def test_sklearn_model_serves_csv_with_the_images_default_functions(sess, plain, role, sklearn_model, tmp_path, accept):
     from sagemaker.sklearn import SKLearnModel
 
@@ -570,7 +570,7 @@ def test_sklearn_model_serves_csv_with_the_images_default_functions(sess, plain,
     body = outputs["batch.csv.out"].decode()
     if accept == "text/csv":
         got = [float(line) for line in body.splitlines()]
-    else:
+    else:  # no Accept: the toolkit's default, application/json
         got = json.loads(body)
     assert np.allclose(got, expected, rtol=1e-5)
     model_env = sess.sagemaker_client.describe_model(ModelName=described["ModelName"])["PrimaryContainer"]["Environment"]
