@@ -33,10 +33,6 @@ def cmd_run(args):
 
         os.environ["LAB_MODE"] = args.mode
     sess = sessions.session(args.mode)
-    if args.json and sessions.mode_of(sess) == "local":
-        from .local.cloud import lab_log_sink_to_stderr
-
-        lab_log_sink_to_stderr(sess.cloud)
     out = sys.stderr if args.json else sys.stdout
     print(f"Mode: {sessions.mode_of(sess)} · region {sess.boto_region_name} · bucket {sess.default_bucket()}", file=out)
     pipeline = pipelines.abalone_pipeline(sess)
@@ -50,12 +46,13 @@ def cmd_run(args):
     pipeline.upsert(role_arn=sessions.execution_role(sess))
     print(f"Pipeline {pipeline.name} upserted; starting an execution…", file=out)
     execution = pipeline.start(parameters=params or None)
-    from botocore.exceptions import WaiterError
-
-    try:  # wait() raises WaiterError when the execution ends Failed/Stopped; the summary says why
-        execution.wait(delay=5, max_attempts=720) if sessions.mode_of(sess) == "remote" else execution.wait()
-    except WaiterError:
-        pass
+    print(f"Execution {execution.arn.rsplit('/', 1)[-1]} started; its steps and job logs as they run "
+          "(Ctrl-C stops watching, not the execution):", file=out)
+    try:
+        monitor.follow(execution, sess=sess, out=out, logs=True)
+    except KeyboardInterrupt:
+        print(f"\nStopped watching. The execution runs on: {execution.arn}", file=sys.stderr)
+        return 130
     summary = monitor.execution_summary(sess, execution.arn)
     print(monitor.format_summary(summary), file=out)
     if args.json:

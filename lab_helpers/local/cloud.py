@@ -17,7 +17,6 @@ Layers, each importing only those below it::
     errors ids       AWS errors; ids and ARNs
 """
 
-import sys
 import threading
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from .sagemaker.registry import Registry
 from .store import Store
 from .wire import Router
 
-__all__ = ["LocalCloud", "LocalModeError", "lab_log_sink_to_stderr"]
+__all__ = ["LocalCloud", "LocalModeError"]
 
 
 def _print(line):
@@ -62,7 +61,7 @@ class LocalCloud:
         self.store = Store(self.home / "control-plane.sqlite3")
         self.runtime = Runtime(self.store, self.s3, self.home, account, lambda line: self.log_sink(line))
         self.registry = Registry(self.store, account)
-        self.engine = Engine(self.store, self.s3, self.runtime, self.registry, self.home)
+        self.engine = Engine(self.store, self.s3, self.runtime, self.registry, self.home, region)
         self.sagemaker = SageMakerApi(self.store, account, self.s3, self.engine, self.runtime, self.registry)
         self.logs = LogsApi(self.store, account)
         self.router = Router()
@@ -110,7 +109,3 @@ class LocalCloud:
                 botocore_session.unregister("before-send", spec[1])
         return session
 
-
-def lab_log_sink_to_stderr(cloud):
-    """Send job logs to stderr (used by the CLI's --json mode so stdout stays machine-readable)."""
-    cloud.log_sink = lambda line: print(line, file=sys.stderr, flush=True)

@@ -59,6 +59,36 @@ def _make_sdk_default(boto_session):
     telemetry_logging._send_telemetry_request = send
 
 
+#: How often ``execution.wait()`` polls a local execution (AWS's default is every 30 s).
+LOCAL_WAIT_DELAY = 0.2
+
+
+def _poll_local_executions_often():
+    """Make ``_PipelineExecution.wait`` poll a local execution every 0.2 s instead of every 30 s.
+
+    The SDK's waiter polls ``DescribePipelineExecution`` every ``delay`` seconds; for a pipeline that
+    runs in seconds offline, 30 s would be most of the wait.  For local sessions the kit keeps the
+    same total patience (``delay * max_attempts``) with a shorter delay; remote sessions are untouched.
+    """
+    import math
+
+    from sagemaker.workflow.pipeline import _PipelineExecution
+
+    original = _PipelineExecution.wait
+    if getattr(original, "lab_local", False):
+        return
+
+    def wait(self, delay=30, max_attempts=60):
+        if getattr(self.sagemaker_session, "lab_mode", None) == "local" and delay > LOCAL_WAIT_DELAY:
+            max_attempts = int(math.ceil(delay * max_attempts / LOCAL_WAIT_DELAY))
+            delay = LOCAL_WAIT_DELAY
+        return original(self, delay=delay, max_attempts=max_attempts)
+
+    wait.lab_local = True
+    wait.__doc__ = original.__doc__
+    _PipelineExecution.wait = wait
+
+
 class LocalLabSession(PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
@@ -73,6 +103,7 @@ class LocalLabSession(PipelineSession):
 
     def __init__(self, cloud):
         _memoize_config_validation()
+        _poll_local_executions_often()
         self.cloud = cloud
         self.lab_role_arn = cloud.role_arn
         boto_session = cloud.boto_session()

@@ -33,7 +33,7 @@ from .draw import EDGE_STYLES, draw_pipeline, render_graph
 from .graph import pipeline_graph
 from .logs import show_logs
 from .plots import plot_predictions, plot_timeline
-from .progress import wait_with_progress
+from .progress import follow, wait_with_progress
 from .queries import (evaluation_report, evaluation_uri, execution_summary, list_steps, metrics, predictions,
                       read_s3_json, step_rows)
 from .registry import approve, registry_table, reject
@@ -49,5 +49,5 @@ __all__ = [
     "approve", "artifacts", "draw_pipeline", "evaluation_report", "evaluation_uri", "execution_summary",
     "executions_table", "format_summary", "format_table", "list_steps", "metrics", "pipeline_graph",
     "plot_predictions", "plot_timeline", "predictions", "read_s3_json", "registry_table", "reject",
-    "render_graph", "show_logs", "step_rows", "steps_table", "wait_with_progress",
+    "render_graph", "show_logs", "step_rows", "steps_table", "wait_with_progress", "follow",
 ]

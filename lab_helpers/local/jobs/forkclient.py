@@ -18,6 +18,7 @@ class ForkServer:
     """Starts the server once (in the background), then launches jobs through it."""
 
     def __init__(self):
+        self.preload = []  # more modules the server imports before it forks anything
         self._lock = threading.Lock()
         self._cond = threading.Condition()
         self._proc = None
@@ -37,10 +38,49 @@ class ForkServer:
             env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             self._ready.clear()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver"],
+                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver", *self.preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=env, cwd=package_root, start_new_session=True,
             )
+            threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
+
+    def also_preload(self, *modules):
+        """Have the server import ``modules`` too before it forks (effective when it starts)."""
+        self.preload += [m for m in modules if m not in self.preload]
+
+    def start_forked(self):
+        """Become a fork server's client by forking this (warm, single-threaded) process as the server.
+
+        For a process that already has the job libraries loaded, e.g. an execution runner forked from
+        another fork server: the server is ready at once, with nothing to import.
+        """
+        from . import forkserver
+
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            requests_r, requests_w = os.pipe()
+            replies_r, replies_w = os.pipe()
+            sys.stdout.flush()  # nothing buffered may reach the server's reply pipe
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the server: requests on stdin, replies on stdout
+                code = 0
+                try:
+                    os.dup2(requests_r, 0)
+                    os.dup2(replies_w, 1)
+                    for fd in (requests_r, requests_w, replies_r, replies_w):
+                        os.close(fd)
+                    forkserver.serve(preload=())
+                except BaseException:  # noqa: BLE001 - the client sees the server end
+                    code = 1
+                finally:
+                    os._exit(code)
+            os.close(requests_r)
+            os.close(replies_w)
+            self._ready.clear()
+            self._failed = False
+            self._proc = _ForkedServer(pid, os.fdopen(requests_w, "wb"), os.fdopen(replies_r, "rb"))
             threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
 
     def _read(self, proc):
@@ -59,13 +99,15 @@ class ForkServer:
             self._ready.set()
             self._cond.notify_all()
 
-    def launch(self, argv, cwd, env, log_path, timeout=120):
-        """Fork a job process; returns its pid, or None if the server is not usable."""
+    def launch(self, argv, cwd, env, log_path, timeout=120, entry=None):
+        """Fork a job process (or ``entry``'s ``main(argv)``); returns its pid, or None if the server is not usable."""
         self.start()
         if not self._ready.wait(timeout) or self._failed:
             return None
         request_id = next(self._ids)
         request = {"id": request_id, "argv": argv, "cwd": str(cwd), "env": env, "log": str(log_path)}
+        if entry:
+            request["entry"] = entry
         with self._lock:
             try:
                 self._proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -90,6 +132,25 @@ class ForkServer:
         with self._cond:
             self._cond.wait_for(lambda: pid in self._exits or self._failed, timeout)
         return self.poll(pid)
+
+
+class _ForkedServer:
+    """The handle of a server made by ``start_forked``: what ForkServer uses of a ``Popen``."""
+
+    def __init__(self, pid, stdin, stdout):
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self._code = None
+
+    def poll(self):
+        """The server's exit status, or None while it runs."""
+        if self._code is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return -1
+            if done:
+                self._code = os.waitstatus_to_exitcode(status)
+        return self._code
 
 
 _SHARED = None

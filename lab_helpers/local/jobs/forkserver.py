@@ -14,8 +14,13 @@ Protocol (JSON lines on stdin/stdout):
 The server is single-threaded (forking a threaded process is unsafe), reaps its children
 itself, and exits when its stdin closes - i.e. when the process that started it ends.
 Set ``LAB_FORK_SERVER=0`` to start every job cold instead.
+
+A request may name another ``entry`` module whose ``main(argv)`` the child runs instead of the
+job entry point: the pipeline engine forks its execution runners this way (warm, in milliseconds),
+and a runner, itself warm, forks a server of its own for its jobs (``ForkServer.start_forked``).
 """
 
+import importlib
 import json
 import os
 import select
@@ -53,9 +58,10 @@ def _child(request):
         os.chdir(request["cwd"])
         if "numpy" in sys.modules:  # a fresh process would not share the server's random state
             sys.modules["numpy"].random.seed()
-        from lab_helpers.local.jobs import jobmain
-
-        code = jobmain.main(request["argv"])
+        # what the child becomes: a job (jobmain) unless the request names another entry module
+        # (an execution runner): the server only knows module names, so it imports nothing above it
+        entry = importlib.import_module(request.get("entry") or "lab_helpers.local.jobs.jobmain")
+        code = entry.main(request["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - report anything, then exit
@@ -76,9 +82,9 @@ def _send(message):
     sys.stdout.flush()
 
 
-def serve():
-    """Import the job libraries once, then fork a child per request until stdin closes."""
-    for name in PRELOAD:
+def serve(preload=PRELOAD):
+    """Import the job libraries (and ``preload``) once, then fork a child per request until stdin closes."""
+    for name in preload:
         try:
             __import__(name)
         except Exception:  # noqa: BLE001 - a missing optional library only makes that job slower
@@ -117,4 +123,4 @@ def serve():
 
 
 if __name__ == "__main__":
-    serve()
+    serve(PRELOAD + tuple(sys.argv[1:]))

@@ -26,6 +26,7 @@ import time
 from ...shapes import JOB_KINDS, TERMINAL_EXECUTION
 from ..errors import ApiError, not_found, not_implemented, validation
 from .paging import filter_created, paginate, sort_items
+from .execution import HIDDEN_STEP_FIELDS
 from .validation import check_definition, check_request
 
 
@@ -182,8 +183,6 @@ class SageMakerApi:
             for doc in self.store.list("execution", parent=pipeline["PipelineArn"]):
                 if doc.get("ClientRequestToken") == token:
                     return {"PipelineExecutionArn": doc["PipelineExecutionArn"]}
-        if p.get("SelectiveExecutionConfig"):
-            raise not_implemented("Selective execution is not emulated by the kit's local mode.")
         arn = self.engine.start(pipeline, p)
         return {"PipelineExecutionArn": arn}
 
@@ -216,7 +215,8 @@ class SageMakerApi:
         doc = self.execution(p["PipelineExecutionArn"])
         steps = [dict(s) for s in self.store.list("step", parent=doc["PipelineExecutionArn"])]
         for s in steps:
-            s.pop("Order", None)
+            for hidden in HIDDEN_STEP_FIELDS:
+                s.pop(hidden, None)
         reverse = (p.get("SortOrder") or "Descending") == "Descending"
         steps.sort(key=lambda s: s.get("StartTime") or 0, reverse=reverse)
         return paginate(steps, p, "PipelineExecutionSteps")

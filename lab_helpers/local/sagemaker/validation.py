@@ -21,6 +21,7 @@ import re
 
 from ...shapes import data_references, walk_steps
 from ..errors import validation
+from .policies import parse_duration
 
 #: Step types SageMaker Pipelines knows (the definition schema's step types).
 KNOWN_STEP_TYPES = ("Training", "Processing", "Transform", "Model", "RegisterModel", "Condition", "Fail",
@@ -203,6 +204,12 @@ def _check_steps(steps):
                              f"step type ({', '.join(KNOWN_STEP_TYPES)}).")
         if not isinstance(step.get("Arguments", {}), dict):
             raise validation(f"Step '{name}': Arguments must be a JSON object.")
+        expire = (step.get("CacheConfig") or {}).get("ExpireAfter")
+        if expire is not None:
+            try:
+                parse_duration(expire)
+            except ValueError as exc:
+                raise validation(f"Step '{name}': CacheConfig {exc}") from None
         if kind == "Condition":
             for branch in ("IfSteps", "ElseSteps"):
                 children = step.get("Arguments", {}).get(branch, [])
