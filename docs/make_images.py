@@ -33,6 +33,7 @@ def main(argv=None):
         pipeline = lab_helpers.pipelines.abalone_pipeline(sess)
         pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
         execution = pipeline.start()
+        execution.wait()
         for path in write_images(sess, execution.arn, args.out, dpi=args.dpi):
             print(f"wrote {path}")
 

@@ -90,3 +90,48 @@ def refuse_network(patch):
     patch.setattr(socket, "create_connection", refuse("create_connection"))
     patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     return attempts
+
+
+def finished(execution):
+    """Wait for an execution the SDK started (``pipeline.start()``) to end, whatever its status; returns it.
+
+    Executions run in the background, as in AWS: ``execution.wait()`` raises ``WaiterError`` when one ends
+    Failed or Stopped, which tests that expect a failure do not want.
+    """
+    from botocore.exceptions import WaiterError
+
+    try:
+        execution.wait()
+    except WaiterError:
+        pass
+    return execution
+
+
+def wait_for_arn(sess, arn, timeout=300):
+    """Wait for execution ``arn`` to end; returns its DescribePipelineExecution response."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sess.sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=arn)
+        if described["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped"):
+            return described
+        assert time.monotonic() < deadline, f"execution {arn} did not end within {timeout} s"
+        time.sleep(0.1)
+
+
+def runner_pid(home, arn):
+    """The pid of the background process running execution ``arn`` (read from the control-plane store)."""
+    import json
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        with sqlite3.connect(Path(home) / "control-plane.sqlite3") as db:
+            row = db.execute("SELECT doc FROM resources WHERE kind='execution' AND name=?", (arn,)).fetchone()
+        pid = json.loads(row[0]).get("Runner", {}).get("Pid") if row else None
+        if pid:
+            return pid
+        assert time.monotonic() < deadline, f"no runner recorded for {arn}"
+        time.sleep(0.05)

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from lab_helpers.automation import lambda_function as lf
 from lab_helpers.automation import setup as auto
+from conftest import wait_for_arn  # noqa: E402
 
 BUCKET = "lab-test-bucket"
 PREFIX = "incoming/"
@@ -412,6 +413,8 @@ def test_offline_chain_end_to_end(local_sess):
         assert [d.failed for d in deliveries] == [[]] and sum(len(d.deleted) for d in deliveries) == 2
         assert auto_.queue_depth() == {"visible": 0, "in_flight": 0}
 
+        (started,) = _executions(local_sess, pipeline.name)
+        wait_for_arn(local_sess, started["PipelineExecutionArn"])  # it runs in the background, as in AWS
         (execution,) = _executions(local_sess, pipeline.name)
         assert execution["PipelineExecutionStatus"] == "Succeeded", execution
         assert _input_data(local_sess, execution["PipelineExecutionArn"]) == uri

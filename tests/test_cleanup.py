@@ -10,6 +10,7 @@ and a second run finds nothing and does not fail.
 import pytest
 
 from lab_helpers import cleanup, monitor
+from conftest import finished  # noqa: E402
 
 OTHER_PIPELINE, OTHER_GROUP = "SomeoneElsesPipeline", "SomeoneElsesGroup"
 OTHER_KEYS = ["someone-else/keep.txt", "pipelines-lab-other/keep.txt", "AbalonePipelineV2/keep.txt"]
@@ -26,7 +27,7 @@ def lab(tmp_path_factory):
         role = lab_helpers.execution_role(sess)
         abalone = lab_helpers.pipelines.abalone_pipeline(sess)
         abalone.upsert(role_arn=role)
-        arn = abalone.start().arn
+        arn = finished(abalone.start()).arn
         lab_helpers.pipelines.outline_pipeline(sess).upsert(role_arn=role)
         lab_helpers.pipelines.outline_pipeline(sess, name=OTHER_PIPELINE, model_package_group=OTHER_GROUP).upsert(
             role_arn=role)

@@ -23,7 +23,7 @@ import time
 
 import pytest
 from conftest import child_env as make_child_env
-from conftest import plain, refuse_network, run_child
+from conftest import finished, plain, refuse_network, run_child, runner_pid, wait_for_arn
 from botocore.exceptions import ClientError, WaiterError
 
 PY = sys.executable
@@ -217,16 +217,16 @@ def reg(sess, sm):
     runs = {}
     model_step = registry_pipeline(sess, MODEL_STEP_PIPELINE, MODEL_STEP_GROUP, "model_step")
     model_step.upsert(role_arn=role)
-    runs["pending"] = model_step.start()
-    runs["approved"] = model_step.start(parameters={"ModelApprovalStatus": "Approved"})
-    runs["rejected"] = model_step.start(parameters={"ModelApprovalStatus": "Rejected"})
+    runs["pending"] = finished(model_step.start())
+    runs["approved"] = finished(model_step.start(parameters={"ModelApprovalStatus": "Approved"}))
+    runs["rejected"] = finished(model_step.start(parameters={"ModelApprovalStatus": "Rejected"}))
     collection = collection_pipeline(sess)
     collection.upsert(role_arn=role)
-    runs["collection"] = collection.start()
+    runs["collection"] = finished(collection.start())
     gate = gate_pipeline(sess)
     gate.upsert(role_arn=role)
-    runs["gate_pass"] = gate.start()
-    runs["gate_fail"] = gate.start(parameters={"Score": 5})
+    runs["gate_pass"] = finished(gate.start())
+    runs["gate_fail"] = finished(gate.start(parameters={"Score": 5}))
     return {"pipelines": {"model_step": model_step, "collection": collection, "gate": gate}, "runs": runs}
 
 
@@ -294,7 +294,7 @@ def test_update_model_package_approves_and_rejects_later(sess, sm):
 
     pipeline = registry_pipeline(sess, "CpUpdate", "CpUpdateGroup")
     pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
-    pipeline.start()
+    finished(pipeline.start())
     (package,) = packages(sm, "CpUpdateGroup")
     arn = package["ModelPackageArn"]
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -574,6 +574,8 @@ def test_start_with_the_same_client_request_token_returns_the_same_execution(ses
     first = sm.start_pipeline_execution(PipelineName="CpIdempotent", ClientRequestToken=token)
     again = sm.start_pipeline_execution(PipelineName="CpIdempotent", ClientRequestToken=token)
     other = sm.start_pipeline_execution(PipelineName="CpIdempotent", ClientRequestToken=token[::-1])
+    for started in (first, other):
+        wait_for_arn(sess, started["PipelineExecutionArn"])
     assert again["PipelineExecutionArn"] == first["PipelineExecutionArn"]
     assert other["PipelineExecutionArn"] != first["PipelineExecutionArn"]
     listed = sm.list_pipeline_executions(PipelineName="CpIdempotent")["PipelineExecutionSummaries"]
@@ -586,8 +588,8 @@ def test_delete_operations(sess, sm):
     role = lab_helpers.execution_role(sess)
     pipeline = registry_pipeline(sess, "CpDelete", "CpDeleteGroup")
     pipeline.upsert(role_arn=role)
-    execution = pipeline.start()
-    pipeline.start()
+    execution = finished(pipeline.start())
+    finished(pipeline.start())
     first, _ = packages(sm, "CpDeleteGroup", SortBy="CreationTime", SortOrder="Ascending")
 
     # a group that still holds packages cannot go
@@ -599,7 +601,7 @@ def test_delete_operations(sess, sm):
     assert error_code(excinfo) == "ValidationException"
     assert [p["ModelPackageVersion"] for p in packages(sm, "CpDeleteGroup")] == [2]
     # versions are not reused after a delete
-    pipeline.start()
+    finished(pipeline.start())
     assert sorted(p["ModelPackageVersion"] for p in packages(sm, "CpDeleteGroup")) == [2, 3]
     for package in packages(sm, "CpDeleteGroup"):
         sm.delete_model_package(ModelPackageName=package["ModelPackageArn"])
@@ -649,6 +651,7 @@ CHILD_START = """
     while not os.path.exists(go):
         time.sleep(0.005)
     execution = Pipeline(name=name, sagemaker_session=sess).start()
+    execution.wait()
     print(json.dumps({"arn": execution.arn, "status": execution.describe()["PipelineExecutionStatus"]}))
 """
 
@@ -717,36 +720,47 @@ CHILD_RUN = """
     import lab_helpers
     from sagemaker.workflow.pipeline import Pipeline
 
-    Pipeline(name=sys.argv[1], sagemaker_session=lab_helpers.session("local")).start()
+    print(Pipeline(name=sys.argv[1], sagemaker_session=lab_helpers.session("local")).start().arn)
 """
 
 
 @pytest.mark.slow
-def test_a_run_whose_process_is_killed_is_recorded_as_failed(sess, sm, child_env, wait_script, tmp_path):
+def test_an_execution_runs_on_after_the_process_that_started_it_ends(sess, sm, child_env, wait_script, tmp_path):
+    """As in SageMaker, start() returns at once and the execution is not tied to the notebook's process."""
+    import lab_helpers
+
+    pipeline = registry_pipeline(sess, "CpDetached", "CpDetachedGroup", wait=(wait_script, 1.0, ""))
+    pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
+    started = time.monotonic()
+    out = subprocess.run([PY, "-c", textwrap.dedent(CHILD_RUN), "CpDetached"], env=child_env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    arn = out.stdout.strip().splitlines()[-1]
+    described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionStatus"] == "Executing"  # its starter is gone; it runs on
+    final = wait_for_arn(sess, arn)
+    assert final["PipelineExecutionStatus"] == "Succeeded", final.get("FailureReason")
+    assert [p["ModelPackageVersion"] for p in packages(sm, "CpDetachedGroup")] == [1]
+    assert time.monotonic() - started >= 1.0  # the one-second job ran after start() had returned
+
+
+@pytest.mark.slow
+def test_a_run_whose_runner_is_killed_is_recorded_as_failed(home, sess, sm, child_env, wait_script, tmp_path):
     import lab_helpers
 
     stop_file = tmp_path / "stop-waiting"
     pipeline = registry_pipeline(sess, "CpKilled", "CpKilledGroup", wait=(wait_script, 120, str(stop_file)))
     pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
-    log = open(tmp_path / "child.out", "w")
-    proc = subprocess.Popen([PY, "-c", textwrap.dedent(CHILD_RUN), "CpKilled"], env=child_env, stdout=log,
-                            stderr=subprocess.STDOUT)
     try:
-        arn = None
+        arn = pipeline.start().arn
         deadline = time.monotonic() + 120
         while True:  # until the execution shows a step Executing
             assert time.monotonic() < deadline, "the execution never showed a step Executing"
-            assert proc.poll() is None, (tmp_path / "child.out").read_text()[-3000:]
-            summaries = sm.list_pipeline_executions(PipelineName="CpKilled")["PipelineExecutionSummaries"]
-            if summaries:
-                (summary,) = summaries
-                assert summary["PipelineExecutionStatus"] == "Executing"
-                arn = summary["PipelineExecutionArn"]
-                steps = steps_of(sm, arn)
-                if steps.get("Wait", {}).get("StepStatus") == "Executing":
-                    break
+            steps = steps_of(sm, arn)
+            if steps.get("Wait", {}).get("StepStatus") == "Executing" and "ProcessingJob" in steps["Wait"]["Metadata"]:
+                break
             time.sleep(0.1)
-        # while its process lives, another process sees it running, with the job the step runs
+        # while its runner lives, another process sees it running, with the job the step runs
         assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing"
         job_arn = steps["Wait"]["Metadata"]["ProcessingJob"]["Arn"]
         job = sm.describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[-1])
@@ -755,19 +769,21 @@ def test_a_run_whose_process_is_killed_is_recorded_as_failed(sess, sm, child_env
         with pytest.raises(ClientError) as excinfo:
             sm.delete_pipeline(PipelineName="CpKilled", ClientRequestToken="k" * 32)
         assert error_code(excinfo) == "ConflictException"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        pid = runner_pid(home, arn)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:  # the killed runner is reaped by its parent; its lock is released with it
+            described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+            if described["PipelineExecutionStatus"] != "Executing":
+                break
+            assert time.monotonic() < deadline, "the execution of a killed runner was never reaped"
+            time.sleep(0.1)
     finally:
-        stop_file.touch()  # the job process (not a child of the killed one) stops waiting
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_file.touch()  # the job process (not a child of the killed runner) stops waiting
 
-    described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
     assert described["PipelineExecutionStatus"] == "Failed"  # the runner died: Failed, not Stopped
     reason = described["FailureReason"]
-    assert f"pid {proc.pid}" in reason and "ended before the execution finished" in reason
+    assert f"pid {pid}" in reason and "ended before the execution finished" in reason
     steps = steps_of(sm, arn)
     assert "Executing" not in {s["StepStatus"] for s in steps.values()}
     assert steps["Wait"]["StepStatus"] == "Failed"

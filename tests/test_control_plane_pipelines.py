@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import child_env, plain, refuse_network, run_child
+from conftest import child_env, finished, plain, refuse_network, run_child
 from botocore.exceptions import ClientError
 
 PY = sys.executable
@@ -137,6 +137,7 @@ def test_outline_step4_code_runs_offline_and_a_fresh_process_finds_the_approved_
     execution = pipeline.start()
     execution.describe()
     # ---- end of the outline's code ----
+    finished(execution)  # as in SageMaker, the execution runs on after start() returned
 
     assert no_network == [], f"the outline's code reached for the network: {no_network}"
     sm = pipeline_session.sagemaker_client
@@ -198,7 +199,7 @@ def test_outline_pipeline_builder_registers_with_the_step_collection(local_sess)
     with pytest.raises(ClientError) as excinfo:
         sm.describe_model_package_group(ModelPackageGroupName=OUTLINE_GROUP)  # made on first use
     assert excinfo.value.response["Error"]["Code"] == "ValidationException"
-    execution = pipeline.start()
+    execution = finished(pipeline.start())
     assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
     assert {s["StepStatus"] for s in execution.list_steps()} == {"Succeeded"}
     group = sm.describe_model_package_group(ModelPackageGroupName=OUTLINE_GROUP)
@@ -229,7 +230,7 @@ def abalone(tmp_path_factory):
         out["versions_after_cli"].append(versions(sm, ABALONE_GROUP))
     pipeline = abalone_pipeline(sess)
     pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
-    out["approved_run"] = pipeline.start(parameters={"ModelApprovalStatus": "Approved"})
+    out["approved_run"] = finished(pipeline.start(parameters={"ModelApprovalStatus": "Approved"}))
     out["executions"] = sm.list_pipeline_executions(PipelineName=pipeline.name, SortOrder="Ascending")[
         "PipelineExecutionSummaries"]
     return out

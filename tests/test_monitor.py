@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from lab_helpers import monitor  # noqa: E402
+from conftest import finished  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = "AbalonePipeline"
@@ -56,8 +57,8 @@ def runs(tmp_path_factory):
         sess = lab_helpers.session("local")
         pipeline = lab_helpers.pipelines.abalone_pipeline(sess)
         pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
-        good = pipeline.start()
-        bad = pipeline.start(parameters={"MseThreshold": 0.5})
+        good = finished(pipeline.start())
+        bad = finished(pipeline.start(parameters={"MseThreshold": 0.5}))
         yield sess, good.arn, bad.arn
 
 
@@ -318,7 +319,7 @@ def test_evaluation_report_is_none_without_an_evaluation(sess):
 
     pipeline = lab_helpers.pipelines.outline_pipeline(sess)
     pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
-    arn = pipeline.start().arn
+    arn = finished(pipeline.start()).arn
     assert monitor.evaluation_report(sess, arn) is None
     assert monitor.predictions(sess, arn) is None
     with pytest.raises(ValueError, match="no successful evaluation step"):

@@ -8,6 +8,7 @@ message names the problem; nothing is half-created.
 import json
 
 import pytest
+from conftest import wait_for_arn
 from botocore.exceptions import ClientError
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionGreaterThan
@@ -110,7 +111,7 @@ def test_a_step_that_is_never_reached_fails_the_execution(local_sess):
     _create(local_sess, "Unreached", definition)
     client = local_sess.sagemaker_client
     arn = client.start_pipeline_execution(PipelineName="Unreached")["PipelineExecutionArn"]
-    described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
+    described = wait_for_arn(local_sess, arn)
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "After" in described["FailureReason"] and "never reached" in described["FailureReason"]
 
@@ -125,6 +126,7 @@ def test_a_step_request_that_breaks_aws_constraints_fails_its_step_with_aws_word
     _create(local_sess, "BadCount", definition)
     client = local_sess.sagemaker_client
     arn = client.start_pipeline_execution(PipelineName="BadCount")["PipelineExecutionArn"]
+    wait_for_arn(local_sess, arn)
     (step,) = client.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     assert step["StepStatus"] == "Failed"
     assert ("Value '0' at 'processingResources.clusterConfig.instanceCount' failed to satisfy constraint: "
@@ -146,6 +148,7 @@ def _processing(uri):
 def _only_step(sess, pipeline_name):
     client = sess.sagemaker_client
     arn = client.start_pipeline_execution(PipelineName=pipeline_name)["PipelineExecutionArn"]
+    wait_for_arn(sess, arn)
     (step,) = client.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     return step
 

@@ -33,11 +33,13 @@ def follow(execution, sess=None, out=None, logs=True, poll_seconds=None):
     sess, arn = sess or execution.sagemaker_session, arn_of(execution)
     if poll_seconds is None:
         poll_seconds = LOCAL_POLL_SECONDS if getattr(sess, "lab_mode", None) == "local" else REMOTE_POLL_SECONDS
-    seen, tails = {}, _LogTails(sess)
+    seen, tails = {}, (_LogTails(sess) if logs else None)
     while True:
         status = sess.sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
-        for step in sorted(list_steps(sess, arn), key=lambda s: as_datetime(s.get("StartTime")) or 0):
-            if logs:
+        steps = list_steps(sess, arn)
+        starts = {s["StepName"]: as_datetime(s.get("StartTime")) for s in steps}
+        for step in sorted(steps, key=lambda s: (starts[s["StepName"]] is None, starts[s["StepName"]] or 0)):
+            if tails is not None:
                 for line in tails.new_lines(step):
                     print(line, file=out, flush=True)
             if seen.get(step["StepName"]) != step["StepStatus"]:
