@@ -12,6 +12,7 @@ import tarfile
 import time
 from pathlib import Path
 
+from ...shapes import JOB_KINDS
 from .. import images
 from .staging import JobFailed, split
 
@@ -98,7 +99,10 @@ class Training:
              "current_instance_type": request.get("ResourceConfig", {}).get("InstanceType", "local"),
              "network_interface_name": "eth0"}))
         self.runtime.transition(name, "Training", "Training image download completed. Training in progress.")
-        return {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}}
+        arn = self.runtime.arn(JOB_KINDS["TrainingJob"], name)
+        env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
+        env.update(TRAINING_JOB_NAME=name, TRAINING_JOB_ARN=arn)
+        return {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}, "env": env}
 
     def finish(self, name, request, job_dir, lines, started):
         """Upload model.tar.gz (and output.tar.gz); the Completed job's fields."""

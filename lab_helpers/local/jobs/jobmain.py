@@ -2,9 +2,11 @@
 
 The runtime writes a spec (what to run, and which container paths map to which host
 folders), starts this module in a fresh interpreter, and reads its output as the job's log.
-Here we install the path overlay - so ``/opt/ml/...`` is this job's own folder - and then
-run what the image would run: a processing script, the built-in XGBoost algorithm's
-training, or its batch-transform serving.
+Here we make ``/opt/ml/...`` this job's own folder - by confining the process in its own
+namespaces where the system allows it (:mod:`.sandbox`: the real ``/opt/ml`` is then the job's
+folder), else with the in-process path overlay - route its AWS calls to the kit
+(:mod:`.jobsite.sitecustomize`), and then run what the image would run: a processing script,
+the built-in XGBoost algorithm's training, or its batch-transform serving.
 
 Kept free of heavy imports (no SageMaker SDK): every job pays for what it imports.
 """
@@ -16,10 +18,18 @@ import traceback
 
 
 _REASON_FILE = None  # set by main(): <job dir>/failure-reason, outside the container paths
+_REASON_FD = None    # that file, opened before the job is confined (a confined job cannot see it)
 
 
 def _write_reason(text):
     """Leave the failure reason beside the job's container folder, where the script can't clobber it."""
+    if _REASON_FD is not None:
+        try:
+            os.ftruncate(_REASON_FD, 0)
+            os.pwrite(_REASON_FD, text.encode("utf-8", "replace"), 0)
+        except OSError:
+            pass
+        return
     if _REASON_FILE is None:
         return
     try:
@@ -102,8 +112,27 @@ KINDS = {
 }
 
 
+def _confine(spec):
+    """Enter the job's namespaces if the spec asks for it; returns the mapping left for the overlay."""
+    global _REASON_FD
+    if not spec.get("sandbox"):
+        return spec["mapping"]
+    from . import sandbox
+
+    _REASON_FD = os.open(_REASON_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        leftover, notes = sandbox.enter(spec["sandbox"], spec["mapping"], on_error=_write_reason)
+    except sandbox.SandboxError as exc:
+        print(f"[sandbox] the job is not confined ({exc.strerror or exc}): it runs with the path overlay, "
+              "not isolated from other jobs or your files, with the network reachable", file=sys.stderr)
+        return spec["mapping"]
+    for note in notes:
+        print(f"[sandbox] {note}", file=sys.stderr)
+    return leftover
+
+
 def main(argv=None):
-    """Read the spec, install the path overlay, run what the image runs; returns the exit code."""
+    """Read the spec, confine the job (or install the path overlay), run what the image runs; returns the exit code."""
     global _REASON_FILE
     argv = sys.argv[1:] if argv is None else argv
     spec_path = os.path.abspath(argv[0])
@@ -111,9 +140,13 @@ def main(argv=None):
     with open(spec_path) as handle:
         spec = json.load(handle)
     from . import overlay
+    from .jobsite import sitecustomize as aws_calls
 
-    overlay.install(spec["mapping"])
+    aws_calls.install()
     os.environ.update(spec.get("env", {}))
+    mapping = _confine(spec)
+    if mapping:
+        overlay.install(mapping)
     return KINDS[spec["kind"]](spec)
 
 
