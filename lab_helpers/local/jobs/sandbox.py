@@ -403,7 +403,10 @@ def _relay(init, reader):
     status = struct.unpack("i", data)[0] if len(data) == 4 else own
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
+            pass
         os.kill(os.getpid(), sig)
         os._exit(128 + sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
@@ -437,7 +440,7 @@ def _run_probe():
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if proc.returncode == 0 and proc.stdout.strip() == "confined":
-        return True, "private user, mount, network and PID namespaces"
+        return True, "Linux user, mount, network and PID namespaces"
     why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
     return False, why.replace("SandboxError: ", "")
 
