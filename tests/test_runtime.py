@@ -789,9 +789,9 @@ def test_the_sagemaker_sdk_in_a_job_uses_the_local_services(sess, plain_session,
         import json
         import sagemaker
         session = sagemaker.Session()
+        pipelines = session.sagemaker_client.list_pipelines()["PipelineSummaries"]
         report = {"bucket": session.default_bucket(), "region": session.boto_region_name,
-                  "account": session.account_id(),
-                  "pipelines": [p["PipelineName"] for p in session.sagemaker_client.list_pipelines()["PipelineSummaries"]]}
+                  "account": session.account_id(), "pipelines": [p["PipelineName"] for p in pipelines]}
         json.dump(report, open("/opt/ml/processing/output/report.json", "w"))
     """)
     assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")

@@ -21,11 +21,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_runtime import get_bytes, keys_under, put, sklearn_image, unique
 
 import lab_helpers
 from lab_helpers import preflight
 from lab_helpers.local.jobs import sandbox
-from test_runtime import get_bytes, keys_under, put, sklearn_image, unique
 
 CONFINED = sandbox.enabled() and sandbox.available()[0]
 needs_sandbox = pytest.mark.skipif(not CONFINED, reason=f"jobs cannot be confined here: {sandbox.available()[1]}")
@@ -133,7 +133,7 @@ def _user_namespaces_work():
     """Independently of the kit: can a child process create a user namespace here?"""
     code = ("import ctypes, os, sys\n"
             "sys.exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x10000000 | 0x00020000) == 0 else 1)\n")
-    return subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    return subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux namespaces only")
@@ -322,6 +322,28 @@ def test_a_job_cannot_see_the_control_plane_other_jobs_or_the_kits_processes(any
 
 
 @needs_sandbox
+def test_a_job_started_cold_is_confined_too(tmp_path, monkeypatch):
+    """LAB_FORK_SERVER=0: the job is a fresh interpreter, which confines itself the same way."""
+    monkeypatch.setenv("LAB_FORK_SERVER", "0")
+    cold = lab_helpers.local_session(home=tmp_path / "cold-home")
+    plain = sdk_session(cold, monkeypatch)
+    described, out = recorded(cold, plain, tmp_path, f"""
+        import subprocess
+        results["pid"] = os.getpid()
+        results["db exists"] = os.path.exists({str(cold.cloud.home / "control-plane.sqlite3")!r})
+        attempt("home", lambda: open({str(Path.home() / "planted-cold.txt")!r}, "w"))
+        results["shell"] = subprocess.run("ls /opt/ml/processing", shell=True, capture_output=True,
+                                          text=True).stdout.split()
+        save()
+    """)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    found = report(cold, out)
+    assert found["pid"] == 2 and found["db exists"] is False, found
+    assert found["home"] == "EROFS"
+    assert found["shell"] == ["input", "output"]
+
+
+@needs_sandbox
 def test_a_job_cannot_undo_its_mounts(sess, plain, tmp_path):
     home = str(sess.cloud.home)
     described, out = recorded(sess, plain, tmp_path, f"""
@@ -350,8 +372,8 @@ def test_a_job_has_no_network(sess, plain, tmp_path):
         import socket, subprocess
         attempt("tcp", lambda: socket.create_connection(("1.1.1.1", 443), timeout=10).close())
         attempt("dns", lambda: socket.getaddrinfo("example.com", 443))
-        child = subprocess.run(["python3", "-c", "import socket; socket.create_connection(('8.8.8.8', 53), timeout=10)"],
-                               capture_output=True, text=True)
+        connect = "import socket; socket.create_connection(('8.8.8.8', 53), timeout=10)"
+        child = subprocess.run(["python3", "-c", connect], capture_output=True, text=True)
         results["child"] = child.stderr.strip().splitlines()[-1] if child.returncode else "connected"
         save()
     """)

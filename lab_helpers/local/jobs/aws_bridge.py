@@ -50,6 +50,7 @@ def environment(region, socket_path=None):
 
 class _Handler(socketserver.BaseRequestHandler):
     def handle(self):
+        """Read one forwarded request, send back the router's reply."""
         try:
             header, body = job_side.read_frame(self.request)
         except (OSError, ValueError):

@@ -434,7 +434,7 @@ def _run_probe():
     scratch = tempfile.mkdtemp(prefix="lab-sandbox-probe-")
     try:
         proc = subprocess.run([sys.executable, "-I", "-S", os.path.abspath(__file__), "--probe", scratch],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"the probe did not run ({exc})"
     finally:
