@@ -28,7 +28,8 @@ from lab_helpers import preflight
 from lab_helpers.local.jobs import sandbox
 
 CONFINED = sandbox.enabled() and sandbox.available()[0]
-WHY_NOT = "LAB_SANDBOX=0" if not sandbox.enabled() else f"jobs cannot be confined here: {sandbox.available()[1]}"
+WHY_NOT = ("switched off by LAB_SANDBOX=0" if os.environ.get("LAB_SANDBOX") == "0"
+           else f"jobs cannot be confined here: {sandbox.available()[1]}")
 needs_sandbox = pytest.mark.skipif(not CONFINED, reason=WHY_NOT)
 
 
