@@ -397,6 +397,27 @@ def test_a_confined_job_reports_its_exit_like_a_plain_one(sess, plain, tmp_path)
 
 
 @needs_sandbox
+def test_a_job_whose_sandbox_cannot_be_built_fails_saying_so(sess, plain, tmp_path, monkeypatch):
+    """Half-way into its namespaces a job cannot run unconfined: it fails, naming the problem and the switch."""
+    from lab_helpers.local.jobs import runtime
+
+    made = sandbox.plan
+
+    def broken(job_dir, lab_home, socket=None):
+        spec = made(job_dir, lab_home, socket)
+        os.rmdir(os.path.join(spec["job_dir"], "sandbox-root"))  # nothing to mount the new root on
+        return spec
+
+    monkeypatch.setattr(runtime.sandbox, "plan", broken)
+    described, out = run_job(sess, plain, tmp_path, "open('/opt/ml/processing/output/ran.txt', 'w').write('ran')\n")
+    assert described["ProcessingJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith("ClientError: the kit could not confine the job") and "sandbox-root" in reason, reason
+    assert "LAB_SANDBOX=0" in reason
+    assert keys_under(sess, out + "/") == []
+
+
+@needs_sandbox
 def test_a_path_that_cannot_be_bound_in_place_still_reaches_the_jobs_python(sess, plain, tmp_path):
     inside = f"/usr/share/{unique('lab-in')}"  # /usr is read-only in the job: no mount point can be made
     values = channel(sess, unique("values"), {"values.csv": "5\n7\n"}, inside)

@@ -27,8 +27,8 @@ that returns from :func:`enter`.  The job's exit status goes back up unchanged.
 
 Only the standard library (``ctypes`` to libc): learners have Python and nothing else.  The
 module runs inside job processes, so it stays compatible with Python 3.9.  ``LAB_SANDBOX=0``
-switches confinement off; elsewhere (macOS, Windows, kernels without unprivileged user
-namespaces) jobs run as plain processes with the path overlay, not isolated.
+switches confinement off; elsewhere (macOS, kernels without unprivileged user namespaces) jobs
+run as plain processes with the path overlay, not isolated.
 """
 
 import ctypes
@@ -341,37 +341,45 @@ def enter(plan_, mapping, on_error=None):
 
     ``mapping`` is the job's {container path: host folder}; the leftover mapping holds the paths
     that could not be bound in place, for the path overlay.  Raises :class:`SandboxError` if the
-    namespaces cannot be created (nothing has changed then).  A failure after that ends the job:
-    ``on_error(text)`` records why, and this process exits with status 1.
+    namespaces cannot be created (nothing has changed then: the caller may run the job unconfined).
+    A failure after that ends the job: ``on_error(text)`` records why, and this process exits 1.
     """
     visible = _visible_paths(plan_["lab_home"])
     uid, gid = os.getuid(), os.getgid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
-    _map_ids(uid, gid)
-    reader, writer = os.pipe()
-    init = os.fork()
+    try:  # from here on this process is in new namespaces: it can no longer run the job unconfined
+        _map_ids(uid, gid)
+        reader, writer = os.pipe()
+        init = os.fork()
+    except BaseException as exc:  # noqa: BLE001
+        _give_up(exc, on_error)
     if init:
         os.close(writer)
         _relay(init, reader)
     os.close(reader)
     try:
         leftovers, notes = _build(plan_, mapping, visible)
-    except BaseException as exc:  # noqa: BLE001 - report anything, then end the job
-        text = f"ClientError: the kit could not confine the job ({exc}). Set LAB_SANDBOX=0 to run jobs unconfined."
-        print(text, file=sys.stderr, flush=True)
-        if on_error:
-            on_error(text)
-        os._exit(1)
-    job = os.fork()
+        job = os.fork()
+    except BaseException as exc:  # noqa: BLE001
+        _give_up(exc, on_error)
     if job == 0:
         os.close(writer)
         os.environ["TMPDIR"] = "/tmp"
         if plan_.get("socket"):
-            os.environ["LAB_AWS_BRIDGE"] = SOCKET_PATH
+            os.environ["LAB_AWS_BRIDGE"] = SOCKET_PATH  # jobsite.sitecustomize.ENV_VAR (this module stands alone)
         return leftovers, notes
     _init(job, writer)
+
+
+def _give_up(exc, on_error):
+    """A failure half-way into the namespaces: say why, and end the job."""
+    text = f"ClientError: the kit could not confine the job ({exc}). Set LAB_SANDBOX=0 to run jobs unconfined."
+    print(text, file=sys.stderr, flush=True)
+    if on_error:
+        on_error(text)
+    os._exit(1)
 
 
 def _init(job, writer):
@@ -442,7 +450,26 @@ def _run_probe():
     if proc.returncode == 0 and proc.stdout.strip() == "confined":
         return True, "Linux user, mount, network and PID namespaces"
     why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-    return False, why.replace("SandboxError: ", "")
+    return False, why.replace("SandboxError: ", "") + _kernel_hint()
+
+
+#: Kernel settings that keep unprivileged users from creating (useful) user namespaces.
+_RESTRICTIONS = (("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+                 ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+                 ("/proc/sys/user/max_user_namespaces", "0"))
+
+
+def _kernel_hint():
+    for path, value in _RESTRICTIONS:
+        try:
+            with open(path) as handle:
+                restricted = handle.read().strip() == value
+        except OSError:
+            continue
+        if restricted:
+            setting = path[len("/proc/sys/"):].replace("/", ".")
+            return f"; the system restricts user namespaces: sysctl {setting} = {value}"
+    return ""
 
 
 def _probe_main(scratch):
