@@ -799,3 +799,24 @@ def test_the_sagemaker_sdk_in_a_job_uses_the_local_services(sess, plain_session,
     assert report == {"bucket": sess.default_bucket(), "region": sess.boto_region_name, "account": "000000000000",
                       "pipelines": [p["PipelineName"] for p in
                                     sess.sagemaker_client.list_pipelines()["PipelineSummaries"]]}
+
+
+def test_without_a_bridge_aws_calls_in_a_job_fail_and_never_reach_the_network(sess, plain_session, tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(sess.cloud, "log_sink", lambda line: None)
+    monkeypatch.setattr(sess.cloud.runtime, "bridge", None)  # as if the kit could not open the job's socket
+    described, out = run_sdk_script(sess, plain_session, tmp_path, GUARD + """
+import json
+import boto3
+try:
+    boto3.client("s3").list_buckets()
+    outcome = ["answered", ""]
+except Exception as exc:
+    outcome = [type(exc).__name__, str(exc)]
+json.dump({"outcome": outcome, "control": control, "attempts": attempts},
+          open("/opt/ml/processing/output/report.json", "w"))
+""")
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    report = json.loads(get_bytes(sess, f"{out}/report.json"))
+    assert report["control"] and report["attempts"] == [], report
+    assert report["outcome"][0] == "BridgeError" and "no AWS bridge" in report["outcome"][1], report

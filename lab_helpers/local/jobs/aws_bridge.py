@@ -30,8 +30,8 @@ SITE_DIR = str(Path(__file__).resolve().with_name("jobsite"))
 SDK_CONFIG = str(Path(SITE_DIR) / "sagemaker-config.yaml")
 
 
-def environment(region, socket_path=None):
-    """The AWS part of a job's environment (plus the bridge's socket when there is one)."""
+def environment(region, socket_path=None, problem="local mode runs no AWS bridge here"):
+    """The AWS part of a job's environment: with the bridge's socket, or why there is none (AWS calls fail)."""
     env = {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
@@ -43,8 +43,7 @@ def environment(region, socket_path=None):
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "SAGEMAKER_USER_CONFIG_OVERRIDE": SDK_CONFIG,
     }
-    if socket_path:
-        env[job_side.ENV_VAR] = socket_path
+    env[job_side.ENV_VAR] = socket_path or job_side.UNAVAILABLE + problem
     return env
 
 
@@ -72,20 +71,32 @@ class Bridge:
     def __init__(self, router):
         self.router = router
         self.socket_path = None
+        self.problem = None
         self._server = None
         self._lock = threading.Lock()
 
     def start(self):
-        """Listen (once); returns the socket's path."""
+        """Listen (once); returns the socket's path (``None``, and :attr:`problem` says why, if it cannot)."""
         with self._lock:
             if self._server is None:
-                folder = tempfile.mkdtemp(prefix="lab-aws-")  # short (socket paths are ~100 bytes at most), 0700
-                path = os.path.join(folder, "aws.sock")
-                server = _Server(path, _Handler)
-                server.bridge = self
-                threading.Thread(target=server.serve_forever, name="lab-aws-bridge", daemon=True).start()
-                weakref.finalize(self, _remove, server, folder)
-                self._server, self.socket_path = server, path
+                for base in dict.fromkeys([tempfile.gettempdir(), "/tmp"]):  # socket paths: ~100 bytes at most
+                    try:
+                        folder = tempfile.mkdtemp(prefix="lab-aws-", dir=base)  # mode 0700
+                    except OSError as exc:
+                        self.problem = f"no folder for its socket ({exc})"
+                        continue
+                    path = os.path.join(folder, "aws.sock")
+                    try:
+                        server = _Server(path, _Handler)
+                    except OSError as exc:
+                        shutil.rmtree(folder, ignore_errors=True)
+                        self.problem = f"cannot listen on {path} ({exc})"
+                        continue
+                    server.bridge = self
+                    threading.Thread(target=server.serve_forever, name="lab-aws-bridge", daemon=True).start()
+                    weakref.finalize(self, _remove, server, folder)
+                    self._server, self.socket_path, self.problem = server, path, None
+                    break
             return self.socket_path
 
     def close(self):

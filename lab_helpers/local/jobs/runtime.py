@@ -143,7 +143,8 @@ class Runtime:
     def _contain(self, spec, job_dir, confined):
         """What the job process sees besides its container: AWS settings, its AWS bridge, its sandbox."""
         socket = self.bridge.start() if self.bridge is not None else None
-        spec["env"] = {**aws_bridge.environment(self.account.region, socket), **spec.get("env", {})}
+        problem = self.bridge.problem if self.bridge is not None else "no AWS bridge in this runtime"
+        spec["env"] = {**aws_bridge.environment(self.account.region, socket, problem), **spec.get("env", {})}
         if confined:
             spec["sandbox"] = sandbox.plan(job_dir, self.home, socket)
 

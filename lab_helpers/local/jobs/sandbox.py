@@ -175,7 +175,7 @@ def plan(job_dir, lab_home, socket=None):
     job_dir = os.path.realpath(str(job_dir))
     for sub in ("sandbox-root", "tmp", os.path.join("image", "upper"), os.path.join("image", "work")):
         os.makedirs(os.path.join(job_dir, sub), exist_ok=True)
-    os.chmod(os.path.join(job_dir, "tmp"), 0o1777)
+    os.chmod(os.path.join(job_dir, "tmp"), 0o700)  # only the job's root (the user, outside) uses it
     return {"job_dir": job_dir, "lab_home": os.path.realpath(str(lab_home)), "socket": socket}
 
 

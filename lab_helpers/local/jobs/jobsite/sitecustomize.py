@@ -25,6 +25,7 @@ import struct
 import sys
 
 ENV_VAR = "LAB_AWS_BRIDGE"
+UNAVAILABLE = "unavailable: "  # the variable's value when the kit could not open a bridge (then AWS calls fail)
 _MARK = "_lab_aws_bridge"
 _HEAD = struct.Struct("!IQ")  # header length, body length
 
@@ -94,6 +95,9 @@ def forward(request, event_name=None, **_):
     path = os.environ.get(ENV_VAR)
     if not path:
         return None
+    if path.startswith(UNAVAILABLE):
+        raise BridgeError(f"the kit's AWS bridge is not available to this job ({path[len(UNAVAILABLE):]}); job code "
+                          "reaches AWS only through the kit that runs the job.")
     import _socket  # the C socket type: a job that patches socket.socket (a test's guard) does not reach it
 
     header = {"event": event_name or "", "method": request.method, "url": request.url,
