@@ -9,7 +9,8 @@ or, in notebook 00::
     print(preflight.format_checks(checks))
 
 One line per check: ``✓`` passed, ``✗`` failed (with the fix on the next line), ``?`` could not be
-checked (e.g. the caller may not call ``iam:SimulatePrincipalPolicy``) - a ``?`` is not a failure.
+checked (e.g. the caller may not call ``iam:SimulatePrincipalPolicy``) - a ``?`` is not a failure -
+and ``!`` something to know that is not a failure (e.g. jobs are not isolated on this system).
 The command exits 0 when no check failed, else 1.
 """
 
@@ -20,8 +21,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
-SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?"}
+OK, FAIL, UNKNOWN, NOTE = "ok", "fail", "unknown", "note"
+SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?", NOTE: "!"}
 SDK_FIX = 'pip install "sagemaker>=2.257,<3"  (then restart the kernel)'
 MIN_PYTHON = (3, 10)
 
@@ -42,7 +43,7 @@ PERMISSION_FIX = ("attach AmazonSageMakerFullAccess to the execution role (IAM c
 @dataclass
 class Check:
     name: str
-    status: str          # OK, FAIL or UNKNOWN
+    status: str          # OK, FAIL, UNKNOWN or NOTE
     detail: str = ""
     fix: str = ""
 
@@ -161,6 +162,28 @@ def check_fork_server():
     return Check("fork server", OK, "available (POSIX): jobs start warm")
 
 
+NOT_ISOLATED = ("jobs are not isolated from each other or from your files (a job can read and write "
+                "whatever you can, LAB_HOME included) and job code can use the network")
+
+
+def check_job_isolation():
+    """Whether local-mode jobs run confined (Linux namespaces) or as plain processes; never a ✗."""
+    from .local.jobs import sandbox
+
+    if not sys.platform.startswith("linux"):
+        return Check("job isolation", NOTE, f"none on {sys.platform}: {NOT_ISOLATED} (Linux namespaces are "
+                                           "needed for that; on this system jobs see /opt/ml through the "
+                                           "kit's in-process path overlay)")
+    if not sandbox.enabled():
+        return Check("job isolation", NOTE, f"switched off by LAB_SANDBOX=0: {NOT_ISOLATED}")
+    available, how = sandbox.available()
+    if not available:
+        return Check("job isolation", NOTE, f"not available here ({how}): {NOT_ISOLATED}")
+    return Check("job isolation", OK, f"jobs run in a private namespace ({how}): each writes only its own "
+                 "folder, /tmp and its copy of the Python environment, cannot see LAB_HOME or other jobs, "
+                 "and has no network")
+
+
 def local_checks():
     return [
         check_package("xgboost", "xgboost", 'pip install "xgboost==1.7.6"', prefix="1.7."),
@@ -168,6 +191,7 @@ def local_checks():
         check_package("pandas", "pandas", 'pip install "pandas>=1.5"'),
         check_lab_home(),
         check_fork_server(),
+        check_job_isolation(),
         Check("Docker", OK, "not needed in local mode"),
     ]
 

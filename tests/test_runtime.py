@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import lab_helpers
+from conftest import plain
 
 #: CloudWatch Logs groups SageMaker writes job logs to.
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
@@ -627,10 +628,12 @@ def test_script_processor_python3_on_xgboost_image_runs_the_evaluate_step(sess, 
 
 UNPICKLE_SCRIPT = """
     # the evaluation pattern of AWS's abalone example: unpack model.tar.gz and unpickle xgboost-model
-    import pickle, tarfile
+    # (into a temporary folder: the example's "." is "/", which only a confined job has to itself)
+    import os, pickle, tarfile, tempfile
+    folder = tempfile.mkdtemp()
     with tarfile.open("/opt/ml/processing/model/model.tar.gz") as tar:
-        tar.extractall(path=".")
-    model = pickle.load(open("xgboost-model", "rb"))
+        tar.extractall(path=folder)
+    model = pickle.load(open(os.path.join(folder, "xgboost-model"), "rb"))
     print("unpickled", type(model).__name__)
 """
 
@@ -651,3 +654,199 @@ def test_an_evaluation_script_that_unpickles_the_model_works_where_the_image_pic
         assert described["ProcessingJobStatus"] == "Failed"
         assert "UnpicklingError" in described["FailureReason"]
         assert "xgboost.Booster(model_file=" in described["FailureReason"]
+
+
+# --------------------------------------------------------------------------------------
+# AWS calls from job code, and the environment a job sees (confined or not)
+# --------------------------------------------------------------------------------------
+
+#: Job-side network guard: any connection or name lookup off the machine is refused and recorded.
+GUARD = """
+import socket
+attempts = []
+
+def _refuse(name, original):
+    def stand_in(self, address, *args):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append("%s %r" % (name, address))
+            raise OSError("network refused by the test's guard")
+        return original(self, address, *args)
+    return stand_in
+
+def _lookup(host, *args, **kwargs):
+    attempts.append("getaddrinfo %r" % (host,))
+    raise OSError("name lookup refused by the test's guard")
+
+socket.socket.connect = _refuse("connect", socket.socket.connect)
+socket.socket.connect_ex = _refuse("connect_ex", socket.socket.connect_ex)
+socket.getaddrinfo = _lookup
+try:
+    socket.create_connection(("example.com", 443), timeout=5)  # control: the guard sees this
+except OSError:
+    pass
+control, attempts[:] = list(attempts), []
+"""
+
+#: Run by the job's script as ``python3 /tmp/child.py bucket prefix``: boto3 in a process the job started.
+CHILD = GUARD + """
+import json, sys
+import boto3
+listing = boto3.client("s3").list_objects_v2(Bucket=sys.argv[1], Prefix=sys.argv[2])
+listing.pop("ResponseMetadata")
+print(json.dumps({"control": control, "attempts": attempts, "keys": [o["Key"] for o in listing["Contents"]]}))
+"""
+
+BOTO3_JOB = GUARD + """
+import json, subprocess, sys
+import boto3
+
+def plain(value):
+    value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
+    return json.loads(json.dumps(value, default=str))
+
+bucket, prefix = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3")
+s3.put_object(Bucket=bucket, Key=prefix + "/from-job.txt", Body=b"written by the job")
+report = {"listing": plain(s3.list_objects_v2(Bucket=bucket, Prefix=prefix)),
+          "object": s3.get_object(Bucket=bucket, Key=prefix + "/from-notebook.txt")["Body"].read().decode(),
+          "pipelines": plain(boto3.client("sagemaker").list_pipelines()),
+          "identity": plain(boto3.client("sts").get_caller_identity())}
+try:
+    boto3.client("ec2").describe_regions()
+except Exception as exc:
+    report["ec2"] = [type(exc).__name__, str(exc)]
+report.update(control=control, attempts=attempts)
+with open("/tmp/child.py", "w") as handle:
+    handle.write(%r)
+child = subprocess.run(["python3", "/tmp/child.py", bucket, prefix], capture_output=True, text=True)
+report["child"] = json.loads(child.stdout) if child.returncode == 0 else child.stderr
+with open("/opt/ml/processing/output/report.json", "w") as handle:
+    json.dump(report, handle)
+""" % CHILD
+
+
+def run_sdk_script(sess, plain_session, tmp_path, source, arguments=None, env=None):
+    """``source`` as a ScriptProcessor job (python3 on the scikit-learn image); returns (description, output URI)."""
+    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(source))
+    out = f"s3://{sess.default_bucket()}/runtime-tests/{unique('sdk-out')}"
+    processor = ScriptProcessor(image_uri=sklearn_image(sess), command=["python3"],
+                                role=lab_helpers.execution_role(sess), instance_count=1, env=env,
+                                instance_type="ml.m5.xlarge", sagemaker_session=plain_session)
+    processor.run(code=str(script), arguments=arguments, logs=False,
+                  outputs=[ProcessingOutput(source="/opt/ml/processing/output", destination=out)])
+    return processor.latest_job.describe(), out
+
+
+@pytest.mark.parametrize("confinement", ["sandbox", "LAB_SANDBOX=0"])
+def test_boto3_in_a_job_gets_the_notebooks_answers_and_never_the_network(sess, plain_session, tmp_path,
+                                                                         monkeypatch, confinement):
+    from lab_helpers.local.errors import LocalModeError
+
+    monkeypatch.setenv("LAB_SANDBOX", "0" if confinement == "LAB_SANDBOX=0" else "1")
+    monkeypatch.setattr(sess.cloud, "log_sink", lambda line: None)
+    bucket, prefix = sess.default_bucket(), f"runtime-tests/{unique('bridge')}"
+    put(sess, f"{prefix}/from-notebook.txt", "written by the notebook")
+    put(sess, f"{prefix}/deeper/data.csv", "1,2\n")
+    sess.sagemaker_client.create_pipeline(
+        PipelineName=unique("bridge-pipeline"), RoleArn=lab_helpers.execution_role(sess),
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+    described, out = run_sdk_script(sess, plain_session, tmp_path, BOTO3_JOB, arguments=[bucket, prefix])
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    report = json.loads(get_bytes(sess, f"{out}/report.json"))
+    assert report["control"] and "example.com" in report["control"][0]  # the guard works in the job
+    assert report["attempts"] == [], report["attempts"]
+    s3 = s3_client(sess)
+    assert report["listing"] == plain(s3.list_objects_v2(Bucket=bucket, Prefix=prefix))
+    assert [o["Key"] for o in report["listing"]["Contents"]] == [
+        f"{prefix}/deeper/data.csv", f"{prefix}/from-job.txt", f"{prefix}/from-notebook.txt"]
+    assert get_bytes(sess, f"s3://{bucket}/{prefix}/from-job.txt") == b"written by the job"
+    assert report["object"] == "written by the notebook"
+    assert report["pipelines"] == plain(sess.sagemaker_client.list_pipelines())
+    assert report["pipelines"]["PipelineSummaries"], "the notebook's pipeline is not listed in the job"
+    assert report["identity"] == plain(sess.boto_session.client("sts").get_caller_identity())
+    with pytest.raises(LocalModeError) as notebook_error:
+        sess.boto_session.client("ec2", region_name=sess.boto_region_name).describe_regions()
+    assert report["ec2"] == ["LocalModeError", str(notebook_error.value)]
+    child = report["child"]
+    assert isinstance(child, dict), child  # the process the job started reached the kit too
+    assert child["control"] and child["attempts"] == []
+    assert child["keys"] == [o["Key"] for o in report["listing"]["Contents"]]
+
+
+@pytest.mark.parametrize("confinement", ["sandbox", "LAB_SANDBOX=0"])
+def test_a_job_sees_the_environment_a_sagemaker_job_sees(sess, plain_session, tmp_path, monkeypatch, confinement):
+    monkeypatch.setenv("LAB_SANDBOX", "0" if confinement == "LAB_SANDBOX=0" else "1")
+    monkeypatch.setattr(sess.cloud, "log_sink", lambda line: None)
+    # The notebook's own AWS settings are not the job's (a job has its role, not the user's profile).
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    monkeypatch.setenv("AWS_ROLE_SESSION_NAME", "the-notebooks-user")
+    described, out = run_sdk_script(sess, plain_session, tmp_path, """
+        import json, os
+        import boto3
+        config = json.load(open("/opt/ml/config/processingjobconfig.json"))
+        report = {"env": {k: v for k, v in os.environ.items() if k.startswith("AWS_") or k == "MY_SETTING"},
+                  "job": config["ProcessingJobName"],
+                  "resources": json.load(open("/opt/ml/config/resourceconfig.json")),
+                  "region": boto3.Session().region_name,
+                  "credentials": boto3.Session().get_credentials().access_key}
+        json.dump(report, open("/opt/ml/processing/output/report.json", "w"))
+    """, env={"MY_SETTING": "from-the-request"})
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    report = json.loads(get_bytes(sess, f"{out}/report.json"))
+    env = report["env"]
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == sess.boto_region_name == report["region"]
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert report["credentials"] == env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+    assert "AWS_MAX_ATTEMPTS" not in env and "AWS_ROLE_SESSION_NAME" not in env
+    assert env["MY_SETTING"] == "from-the-request"
+    assert report["job"] == described["ProcessingJobName"]
+    assert report["resources"]["current_host"] == "algo-1" and report["resources"]["hosts"] == ["algo-1"]
+
+
+def test_a_training_job_is_told_its_name_and_arn(sess, trained):
+    spec = json.loads((sess.cloud.home / "jobs" / trained["name"] / "spec.json").read_text())
+    assert spec["env"]["TRAINING_JOB_NAME"] == trained["name"]
+    assert spec["env"]["TRAINING_JOB_ARN"] == trained["described"]["TrainingJobArn"]
+    assert spec["env"]["AWS_REGION"] == sess.boto_region_name
+
+
+def test_the_sagemaker_sdk_in_a_job_uses_the_local_services(sess, plain_session, tmp_path, monkeypatch):
+    monkeypatch.setattr(sess.cloud, "log_sink", lambda line: None)
+    described, out = run_sdk_script(sess, plain_session, tmp_path, """
+        import json
+        import sagemaker
+        session = sagemaker.Session()
+        pipelines = session.sagemaker_client.list_pipelines()["PipelineSummaries"]
+        report = {"bucket": session.default_bucket(), "region": session.boto_region_name,
+                  "account": session.account_id(), "pipelines": [p["PipelineName"] for p in pipelines]}
+        json.dump(report, open("/opt/ml/processing/output/report.json", "w"))
+    """)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    report = json.loads(get_bytes(sess, f"{out}/report.json"))
+    assert report == {"bucket": sess.default_bucket(), "region": sess.boto_region_name, "account": "000000000000",
+                      "pipelines": [p["PipelineName"] for p in
+                                    sess.sagemaker_client.list_pipelines()["PipelineSummaries"]]}
+
+
+def test_without_a_bridge_aws_calls_in_a_job_fail_and_never_reach_the_network(sess, plain_session, tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(sess.cloud, "log_sink", lambda line: None)
+    monkeypatch.setattr(sess.cloud.runtime, "bridge", None)  # as if the kit could not open the job's socket
+    described, out = run_sdk_script(sess, plain_session, tmp_path, GUARD + """
+import json
+import boto3
+try:
+    boto3.client("s3").list_buckets()
+    outcome = ["answered", ""]
+except Exception as exc:
+    outcome = [type(exc).__name__, str(exc)]
+json.dump({"outcome": outcome, "control": control, "attempts": attempts},
+          open("/opt/ml/processing/output/report.json", "w"))
+""")
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    report = json.loads(get_bytes(sess, f"{out}/report.json"))
+    assert report["control"] and report["attempts"] == [], report
+    assert report["outcome"][0] == "BridgeError" and "no AWS bridge" in report["outcome"][1], report

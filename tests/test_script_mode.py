@@ -383,12 +383,12 @@ def test_requirements_txt_is_installed_in_the_jobs_own_folder_and_never_in_the_k
 
     name = "labkittinypkg"
     assert importlib.util.find_spec(name) is None
-    wheels = tmp_path / "wheels"
-    build_wheel(wheels, name, "0.1.0", "GREETING = 'hello from a wheel'\n")
     source = tmp_path / "src"
+    # the wheel travels in the source folder (sourcedir.tar.gz), as it must in SageMaker: a job sees no host path
+    build_wheel(source / "wheels", name, "0.1.0", "GREETING = 'hello from a wheel'\n")
     write(source, "requirements.txt", f"""
         --no-index
-        --find-links {wheels}
+        --find-links wheels
         {name}==0.1.0
         numpy
     """)
@@ -409,7 +409,9 @@ def test_requirements_txt_is_installed_in_the_jobs_own_folder_and_never_in_the_k
     seen = report(text)
     assert seen["greeting"] == "hello from a wheel"
     private = lab_home / "jobs" / job / "private" / "python-packages"
-    assert os.path.realpath(seen["file"]).startswith(os.path.realpath(private))
+    # the job's own folder: as the host sees it, or (a confined job) under the job's private /tmp
+    inside = ("/tmp/private/python-packages/", os.path.realpath(private) + os.sep)
+    assert os.path.realpath(seen["file"]).startswith(inside) or seen["file"].startswith(inside), seen["file"]
     assert not (private / "numpy").exists()  # what the kit has is not installed again
     assert site_packages_listing() == before
     assert importlib.util.find_spec(name) is None

@@ -10,7 +10,7 @@ Layers, each importing only those below it::
 
     cloud            this module: builds everything, routes requests
     sagemaker/       the SageMaker API, the pipeline engine, the model registry
-    jobs/            the job runtime: containers, processes, the path overlay
+    jobs/            the job runtime: containers, processes, the sandbox, the path overlay, the AWS bridge
     images/          what each emulated container image runs
     s3/ sts logs     the other emulated services
     wire/ store      botocore responses; the control-plane store
@@ -59,12 +59,13 @@ class LocalCloud:
         account = Account(self.account, region)
         self.s3 = LocalS3(self.home / "s3")
         self.store = Store(self.home / "control-plane.sqlite3")
-        self.runtime = Runtime(self.store, self.s3, self.home, account, lambda line: self.log_sink(line))
+        self.router = Router()  # answers the notebook's requests, and (through the runtime) those of job code
+        self.runtime = Runtime(self.store, self.s3, self.home, account, lambda line: self.log_sink(line),
+                               router=self.router)
         self.registry = Registry(self.store, account)
         self.engine = Engine(self.store, self.s3, self.runtime, self.registry, self.home, region)
         self.sagemaker = SageMakerApi(self.store, account, self.s3, self.engine, self.runtime, self.registry)
         self.logs = LogsApi(self.store, account)
-        self.router = Router()
         self.router.add("s3", self.s3.handle)
         self.router.add("sts", lambda request, operation: sts.handle(request, self.account))
         self.router.add_json("sagemaker", self.sagemaker)

@@ -174,7 +174,9 @@ class Training:
         if mode == "script":
             spec = self._script_spec(name, request, hps, job_dir, ml, repo, version)
         else:
-            spec = {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}}
+            env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
+            env.update(TRAINING_JOB_NAME=name, TRAINING_JOB_ARN=self.runtime.arn(JOB_KINDS["TrainingJob"], name))
+            spec = {"kind": "xgboost-training", "version": version, "mapping": {"/opt/ml": str(ml)}, "env": env}
         self.runtime.transition(name, "Training", "Training image download completed. Training in progress.")
         return spec
 

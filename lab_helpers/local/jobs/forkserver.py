@@ -3,8 +3,8 @@
 Each SageMaker job runs in a process of its own (as in a container).  Started cold, a job
 process spends 1-3 s importing numpy, pandas, scikit-learn and xgboost before it does ~0.1 s
 of work on the abalone data.  The fork server imports them once, then forks a fresh child
-per job: the child is a new process (own memory, own file descriptors, own /opt/ml overlay),
-with the libraries already loaded.
+per job: the child is a new process (own memory, own file descriptors, its own namespaces or
+/opt/ml overlay), with the libraries already loaded.
 
 Protocol (JSON lines on stdin/stdout):
     -> {"id": 1, "argv": [...], "cwd": "...", "env": {...}, "log": "..."}
@@ -34,6 +34,8 @@ PRELOAD = (
     "sklearn.pipeline",
     "xgboost",
     "lab_helpers.local.jobs.overlay",
+    "lab_helpers.local.jobs.sandbox",
+    "lab_helpers.local.jobs.jobsite.sitecustomize",
     "lab_helpers.local.jobs.jobmain",
     "lab_helpers.local.images.xgboost",
 )

@@ -2,10 +2,12 @@
 
 The runtime writes a spec (what to run, and which container paths map to which host
 folders), starts this module in a fresh interpreter, and reads its output as the job's log.
-Here we install the path overlay - so ``/opt/ml/...`` is this job's own folder - and then
-run what the image would run: a processing script, the built-in XGBoost algorithm's
-training, or its batch-transform serving, or (script mode) the learner's training or
-inference script as the framework images' toolkits run them.
+Here we make ``/opt/ml/...`` this job's own folder - by confining the process in its own
+namespaces where the system allows it (:mod:`.sandbox`: the real ``/opt/ml`` is then the job's
+folder), else with the in-process path overlay - route its AWS calls to the kit
+(:mod:`.jobsite.sitecustomize`), and then run what the image would run: a processing script,
+the built-in XGBoost algorithm's training, or its batch-transform serving, or (script mode) the
+learner's training or inference script as the framework images' toolkits run them.
 
 Kept free of heavy imports (no SageMaker SDK): every job pays for what it imports.
 """
@@ -17,10 +19,18 @@ import traceback
 
 
 _REASON_FILE = None  # set by main(): <job dir>/failure-reason, outside the container paths
+_REASON_FD = None    # that file, opened before the job is confined (a confined job cannot see it)
 
 
 def _write_reason(text):
     """Leave the failure reason beside the job's container folder, where the script can't clobber it."""
+    if _REASON_FD is not None:
+        try:
+            os.ftruncate(_REASON_FD, 0)
+            os.pwrite(_REASON_FD, text.encode("utf-8", "replace"), 0)
+        except OSError:
+            pass
+        return
     if _REASON_FILE is None:
         return
     try:
@@ -144,8 +154,50 @@ KINDS = {
 }
 
 
+def _confine(spec):
+    """Enter the job's namespaces if the spec asks for it; returns the mapping left for the overlay."""
+    global _REASON_FD
+    if not spec.get("sandbox"):
+        return spec["mapping"], False
+    from . import sandbox
+
+    _REASON_FD = os.open(_REASON_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        leftover, notes = sandbox.enter(spec["sandbox"], spec["mapping"], on_error=_write_reason)
+    except sandbox.SandboxError as exc:
+        print(f"[sandbox] the job is not confined ({exc.strerror or exc}): it runs with the path overlay, "
+              "not isolated from other jobs or your files, with the network reachable", file=sys.stderr)
+        return spec["mapping"], False
+    for note in notes:
+        print(f"[sandbox] {note}", file=sys.stderr)
+    return leftover, True
+
+
+def _as_seen_inside(spec):
+    """Host paths of a script-mode spec as the confined job sees them.
+
+    Inside the namespaces ``LAB_HOME`` is hidden: the job's container folders are at their container
+    paths (``/opt/ml/...``), its other folders under its private ``/tmp``; the kit's own files are
+    where they are on the host (read-only).
+    """
+    job_dir = os.path.dirname(_REASON_FILE)
+    reverse = sorted(((host, virtual) for virtual, host in spec["mapping"].items()), key=lambda hv: -len(hv[0]))
+    seen = {}
+    for key, path in (spec.get("host") or {}).items():
+        if isinstance(path, str):
+            for host, virtual in reverse:
+                if path == host or path.startswith(host + os.sep):
+                    path = virtual + path[len(host):]
+                    break
+            else:
+                if path.startswith(job_dir + os.sep):
+                    path = "/tmp/" + os.path.relpath(path, job_dir)
+        seen[key] = path
+    return seen
+
+
 def main(argv=None):
-    """Read the spec, install the path overlay, run what the image runs; returns the exit code."""
+    """Read the spec, confine the job (or install the path overlay), run what the image runs; returns the exit code."""
     global _REASON_FILE
     argv = sys.argv[1:] if argv is None else argv
     spec_path = os.path.abspath(argv[0])
@@ -153,9 +205,15 @@ def main(argv=None):
     with open(spec_path) as handle:
         spec = json.load(handle)
     from . import overlay
+    from .jobsite import sitecustomize as aws_calls
 
-    overlay.install(spec["mapping"])
+    aws_calls.install()
     os.environ.update(spec.get("env", {}))
+    mapping, confined = _confine(spec)
+    if confined and spec.get("host"):
+        spec["host"] = _as_seen_inside(spec)
+    if mapping:
+        overlay.install(mapping)
     return KINDS[spec["kind"]](spec)
 
 

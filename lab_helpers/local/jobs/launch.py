@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import forkclient
+from . import aws_bridge, forkclient
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
@@ -39,11 +39,7 @@ class Launcher:
         """Run the job process for ``spec``; returns (exit code, log lines).  JobStopped if stopped."""
         spec_path = job_dir / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=1))
-        env = dict(os.environ)
-        env.update(spec.get("env", {}))
-        env["PYTHONUNBUFFERED"] = "1"
-        env.pop("PYTHONSTARTUP", None)
-        env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env = job_environment(spec.get("env", {}))
         lines = []
 
         def emit(line):
@@ -115,6 +111,23 @@ class Launcher:
             if code is None:
                 terminate(pid, lambda timeout: self.forks.wait_exit(pid, timeout))
             raise
+
+
+def job_environment(job_env):
+    """A job process's environment: the notebook's, less its AWS settings, plus the job's own.
+
+    ``PYTHONPATH`` starts with the bridge's ``sitecustomize`` folder (every Python process of the
+    job answers AWS calls locally) and the kit; ``PATH`` starts with this interpreter's folder, so
+    ``python3`` and ``pip`` in a job are the job's Python, as in the image.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(job_env)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONSTARTUP", None)
+    env["PYTHONPATH"] = os.pathsep.join([aws_bridge.SITE_DIR, PACKAGE_ROOT] + (
+        [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable)] + ([env["PATH"]] if env.get("PATH") else []))
+    return env
 
 
 def terminate(pid, wait):

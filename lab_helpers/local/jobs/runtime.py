@@ -7,17 +7,23 @@ and runs the job in a fresh host Python process:
     LAB_HOME/jobs/<job name>/container/opt/ml/...     the job's /opt/ml (config, channels, model, output)
     LAB_HOME/jobs/<job name>/container/<LocalPath>    processing inputs/outputs declared outside /opt/ml
 
-Inside the job process, the kit's path overlay (:mod:`lab_helpers.local.jobs.overlay`) makes
-``/opt/ml/...`` (and every declared container path) resolve to that folder, so scripts that
-hard-code ``/opt/ml`` paths run unmodified, as any user, and two jobs never see each other's
-files.  Every kind of job goes through one lifecycle (:meth:`Runtime.run`): recorded
-``InProgress``, its container laid out (:mod:`.containers`), its process run (:mod:`.launch`), its
-outputs uploaded, and ``Completed``, ``Failed`` (with a FailureReason) or ``Stopped``.
+Where Linux allows it, the job process confines itself in private namespaces (:mod:`.sandbox`):
+that folder *is* ``/opt/ml`` there, for the job and every process it starts; it can write only
+its own folders, its ``/tmp`` and its copy of the Python environment, cannot see ``LAB_HOME``
+(the control plane, the S3 folder, other jobs) and has no network.  Elsewhere (macOS,
+``LAB_SANDBOX=0``) the kit's path overlay (:mod:`.overlay`) makes ``/opt/ml/...`` (and every
+declared container path) resolve to that folder inside the job's Python process, with no
+isolation.  Either way the job's AWS calls are answered by the kit's local services
+(:mod:`.aws_bridge`), and scripts that hard-code ``/opt/ml`` paths run unmodified, as any user.
+
+Every kind of job goes through one lifecycle (:meth:`Runtime.run`): recorded ``InProgress``,
+its container laid out (:mod:`.containers`), its process run (:mod:`.launch`), its outputs
+uploaded, and ``Completed``, ``Failed`` (with a FailureReason) or ``Stopped``.
 
 Differences from AWS: one instance only (``InstanceCount`` > 1 runs once), instance types
-are not emulated, ``Pipe``/``FastFile`` input modes behave like ``File``, and a
-subprocess that a job script starts does not see the path overlay (except a Python process
-that a script-mode job starts: see :mod:`.childsite`).
+are not emulated, ``Pipe``/``FastFile`` input modes behave like ``File``; without the sandbox a
+subprocess that a job script starts does not see the path overlay (except a Python process that a
+script-mode job starts: see :mod:`.childsite`).
 """
 
 import re
@@ -26,6 +32,7 @@ import time
 
 from ...shapes import JOB_KINDS
 from ..errors import ApiError, validation
+from . import aws_bridge, sandbox
 from .containers import CONTAINERS
 from .launch import JobStopped, Launcher, failure_reason
 from .staging import JobFailed, Staging
@@ -38,11 +45,14 @@ _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 class Runtime:
     """Creates, runs and describes jobs; their records live in the control-plane store."""
 
-    def __init__(self, store, s3, home, account, echo):
+    def __init__(self, store, s3, home, account, echo, router=None):
+        """``router(request, event_name=...)`` answers the AWS calls of job code (the cloud's router)."""
         self.store = store
         self.s3 = s3
         self.account = account
         self.echo = echo
+        self.home = home
+        self.bridge = aws_bridge.Bridge(router) if router is not None else None
         self.jobs_dir = home / "jobs"
         self.staging = Staging(s3, account.region, self.jobs_dir)
         self.launcher = Launcher(self._log)
@@ -103,11 +113,14 @@ class Runtime:
         doc.update(container.initial_fields(now))
         self.store.put(kind.store_kind, name.lower(), arn, {k: v for k, v in doc.items() if v is not None})
         image = container.image(request)
-        self.echo(f"── {kind.key} {name} · image {image.rsplit('/', 1)[-1]} · running as a host process")
+        confined = sandbox.enabled() and sandbox.available()[0]
+        self.echo(f"── {kind.key} {name} · image {image.rsplit('/', 1)[-1]} · running as a host process"
+                  + (" in private namespaces" if confined else ""))
         job_dir = self._prepare_dir(name)
         stream = f"{name}/{kind.stream_host}-{int(now)}"
         try:
             spec = container.prepare(name, request, job_dir)
+            self._contain(spec, job_dir, confined)
             code, lines = self.launcher.run(job_dir, spec, kind.log_group, stream, should_stop)
             if code != 0:
                 raise JobFailed(failure_reason(job_dir, code, lines))
@@ -127,10 +140,21 @@ class Runtime:
             self.echo(f"   ✗ {reason}")
             self.update(kind, name, **{kind.status_field: "Failed", "FailureReason": reason[:1024], kind.end_field: end,
                                        "LastModifiedTime": end}, **container.ended_fields("Failed", reason))
+        finally:
+            sandbox.tidy(job_dir)
+
+    def _contain(self, spec, job_dir, confined):
+        """What the job process sees besides its container: AWS settings, its AWS bridge, its sandbox."""
+        socket = self.bridge.start() if self.bridge is not None else None
+        problem = self.bridge.problem if self.bridge is not None else "no AWS bridge in this runtime"
+        spec["env"] = {**aws_bridge.environment(self.account.region, socket, problem), **spec.get("env", {})}
+        if confined:
+            spec["sandbox"] = sandbox.plan(job_dir, self.home, socket)
 
     def _prepare_dir(self, name):
         job_dir = self.jobs_dir / name
         if job_dir.exists():
+            sandbox.tidy(job_dir)
             shutil.rmtree(job_dir)
         (job_dir / "container" / "opt" / "ml").mkdir(parents=True)
         return job_dir

@@ -1,0 +1,1 @@
+"""Loaded into job processes: their ``sitecustomize`` (the folder itself is put on a job's PYTHONPATH)."""
