@@ -207,9 +207,11 @@ response = pipeline.upsert(role_arn=role)
 print(response["PipelineArn"])
 
 # %% [markdown]
-# `start()` starts an execution and `wait()` waits for it to end. In remote mode the job takes 3–5 minutes, most
-# of it starting an instance. In local mode the whole execution runs inside `start()` and prints the job's log:
-# each line `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a tab, as CloudWatch shows it).
+# `start()` starts an execution and returns at once; `wait()` waits for it to end. In remote mode the job takes
+# 3–5 minutes, most of it starting an instance. In local mode the execution runs in a background process of the
+# kit, as SageMaker runs it in the cloud, and takes seconds. The job's log goes to CloudWatch Logs (offline: the
+# kit's copy of it); `lab_helpers.monitor.show_logs(sess, execution.arn, "Train")` prints it — each line
+# `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a tab, as CloudWatch shows it).
 
 # %%
 execution = pipeline.start()

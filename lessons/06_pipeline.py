@@ -178,9 +178,9 @@ described = execution.describe()
 print(described["PipelineExecutionDisplayName"], described["PipelineExecutionStatus"])
 
 # %% [markdown]
-# In remote mode the status is `Executing` now and the jobs run in your account for a few minutes; offline
-# the kit runs the whole execution inside `start()`, so it is already finished. `wait()` blocks until the
-# execution ends (and raises `WaiterError` if it fails); offline it returns at once.
+# The status is `Executing` now: in remote mode the jobs run in your account for a few minutes, offline the
+# kit runs them in a background process for a few seconds. `wait()` blocks until the execution ends (and
+# raises `WaiterError` if it fails). Interrupting `wait()` stops the waiting, not the execution.
 
 # %%
 execution.wait(delay=30, max_attempts=60)

@@ -301,7 +301,8 @@ if auto is not None:
 # Now the messages reach the function. Offline, `deliver()` does what Lambda's event source mapping does:
 # receive a batch, copy the objects it names from the emulator's S3 into the kit's S3 (the local pipeline reads
 # there — the one step AWS does not need), call `lambda_handler`, and delete the messages that did not fail.
-# The pipeline runs inside the call. In remote mode you wait until the execution appears.
+# The function starts the pipeline and returns; the execution runs in the background, in both modes. In remote
+# mode you also wait until the execution appears (Lambda polls the queue on its own).
 
 # %% tags=["needs-aws"]
 if auto is not None:
@@ -335,6 +336,10 @@ def executions_for(input_uri):
 
 
 runs = executions_for(uri)
+if auto is not None:  # offline it takes seconds: wait for it, step by step, and list it again
+    for run in runs:
+        lab_helpers.monitor.wait_with_progress(run["PipelineExecutionArn"], sess=sess)
+    runs = executions_for(uri)
 for run in runs:
     print(run["PipelineExecutionDisplayName"], run["PipelineExecutionStatus"], run["PipelineExecutionArn"])
 
