@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...shapes import JOB_KINDS
 from .. import images
-from .staging import JobFailed, split
+from .staging import JobFailed, output_files, safe_extract, split
 
 #: sitecustomize for Python processes a script-mode job starts (they see the job's /opt/ml too)
 CHILD_SITE = str(Path(__file__).resolve().parent / "childsite")
@@ -62,6 +62,29 @@ def _container_path(ml, path):
         raise JobFailed(f"ClientError: the code location {path} is not below /opt/ml, where the kit's local mode "
                         "can find it.")
     return ml / path[len("/opt/ml"):].strip("/") if path != "/opt/ml" else ml
+
+
+#: SageMaker's ChannelName pattern (CreateTrainingJob); '.' and '..' match it but name no folder of their own
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+
+
+def channel_folder(ml, name):
+    """/opt/ml/input/data/<name> on the host; JobFailed for a name that is not one folder's name."""
+    if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name) or name in (".", ".."):
+        raise JobFailed(f"ClientError: the channel name {name!r} is refused: a ChannelName must match "
+                        "[A-Za-z0-9.-_]{1,64} and be a folder name of its own (not '.' or '..').")
+    return ml / "input" / "data" / name
+
+
+def local_folder(root, local, what):
+    """The host folder of a processing input's or output's LocalPath; JobFailed for a path that could leave ``root``."""
+    parts = local.split("/") if isinstance(local, str) else None
+    if not parts or parts[0] != "" or local == "/" or any(p in (".", "..") for p in parts[1:]) \
+            or "" in parts[1:-1] or "\0" in local or len(local) > 256:
+        raise JobFailed(f"ClientError: the {what} LocalPath {local!r} is refused: it must be an absolute container "
+                        "path (at most 256 characters) without '.' or '..' segments, below '/', e.g. "
+                        "/opt/ml/processing/input.")
+    return root / local.strip("/")
 
 
 def stage_code(staging, source, ml):
@@ -154,7 +177,7 @@ class Training:
             source = channel["DataSource"].get("S3DataSource")
             if not source:
                 raise JobFailed("ClientError: only S3 data sources are supported by the kit's local mode.")
-            self.runtime.staging.download(source["S3Uri"], ml / "input" / "data" / channel["ChannelName"],
+            self.runtime.staging.download(source["S3Uri"], channel_folder(ml, channel.get("ChannelName")),
                                           source.get("S3DataType"))
             info = {"TrainingInputMode": channel.get("InputMode", default_mode),
                     "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
@@ -259,14 +282,16 @@ class Processing:
                 raise JobFailed(f"ClientError: input {item.get('InputName')} is not an S3 input; "
                                 "local mode supports S3 inputs only.")
             local = s3_input["LocalPath"]
+            folder = local_folder(root, local, f"input {item.get('InputName')!r}")
             if not _under_opt_ml(local):
-                mapping.setdefault(local, str(root / local.lstrip("/")))
-            self.runtime.staging.download(s3_input["S3Uri"], root / local.lstrip("/"), s3_input.get("S3DataType"))
+                mapping.setdefault(local, str(folder))
+            self.runtime.staging.download(s3_input["S3Uri"], folder, s3_input.get("S3DataType"))
         for item in self._outputs(request):
             local = item["S3Output"]["LocalPath"]
+            folder = local_folder(root, local, f"output {item.get('OutputName')!r}")
             if not _under_opt_ml(local):
-                mapping.setdefault(local, str(root / local.lstrip("/")))
-            (root / local.lstrip("/")).mkdir(parents=True, exist_ok=True)
+                mapping.setdefault(local, str(folder))
+            folder.mkdir(parents=True, exist_ok=True)
         config = root / "opt" / "ml" / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "processingjobconfig.json").write_text(json.dumps(request, default=str))
@@ -282,8 +307,11 @@ class Processing:
     def finish(self, name, request, job_dir, lines, started):
         """Upload each output folder to its S3 URI; the Completed job's fields."""
         root = job_dir / "container"
+        for item in self._outputs(request):  # every output is checked before any is uploaded
+            output_files(local_folder(root, item["S3Output"]["LocalPath"], f"output {item.get('OutputName')!r}"))
         for item in self._outputs(request):
-            self.runtime.staging.upload_dir(root / item["S3Output"]["LocalPath"].lstrip("/"), item["S3Output"]["S3Uri"])
+            folder = local_folder(root, item["S3Output"]["LocalPath"], f"output {item.get('OutputName')!r}")
+            self.runtime.staging.upload_dir(folder, item["S3Output"]["S3Uri"])
         return {"ExitMessage": ""}
 
     def ended_fields(self, status, reason=None):
@@ -325,11 +353,17 @@ class Transform:
         (ml / "model").mkdir(parents=True)
         if model_uri:
             bucket, key = split(model_uri)
-            path = self.runtime.s3.path_for(bucket, key)
+            try:
+                path = self.runtime.s3.object_path(bucket, key)
+            except ValueError as exc:
+                raise JobFailed(f"ClientError: {exc}") from None
             if not path.is_file():
                 raise JobFailed(f"ClientError: the model artifact {model_uri} does not exist (local file {path}).")
-            with tarfile.open(path) as tar:
-                tar.extractall(ml / "model")
+            try:
+                with tarfile.open(path) as tar:
+                    safe_extract(tar, ml / "model", f"the model artifact {model_uri}")
+            except tarfile.TarError as exc:
+                raise JobFailed(f"ClientError: the model artifact {model_uri} is not a tar.gz archive: {exc}") from None
         source = transform_input["DataSource"]["S3DataSource"]
         in_dir = ml / "transform" / "input"
         self.runtime.staging.download(source["S3Uri"], in_dir, source.get("S3DataType"))

@@ -60,18 +60,29 @@ class Staging:
                 f"{self.s3.path_for(bucket, prefix)}."
             )
         dest.mkdir(parents=True, exist_ok=True)
+        root = os.path.realpath(dest)
         for key in keys:
             target = dest / relative_key(prefix, key)
+            if not _within(root, target):
+                raise JobFailed(f"ClientError: s3://{bucket}/{key} would be copied to {target}, outside the job's "
+                                f"input folder {dest}; the kit refuses it.")
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.s3.path_for(bucket, key), target)
+            shutil.copyfile(self._object(bucket, key), target)
         return len(keys)
+
+    def _object(self, bucket, key):
+        """The file of an object; JobFailed if a symbolic link leads it out of the local S3 folder."""
+        try:
+            return self.s3.object_path(bucket, key)
+        except ValueError as exc:
+            raise JobFailed(f"ClientError: {exc}") from None
 
     def upload_dir(self, source, uri):
         """Put every file under ``source`` below the S3 prefix ``uri``; returns how many."""
         bucket, prefix = split(uri)
         prefix = prefix.rstrip("/")
         count = 0
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        for path in output_files(source):
             relative = path.relative_to(source).as_posix()
             self.s3.put_file(bucket, f"{prefix}/{relative}" if prefix else relative, path)
             count += 1
@@ -83,6 +94,7 @@ class Staging:
         fd, tmp = tempfile.mkstemp(dir=str(self.scratch), prefix=".partial-", suffix=".tar.gz")
         os.close(fd)
         try:
+            output_files(folder)  # refuses links that lead out of the folder
             with tarfile.open(tmp, "w:gz") as tar:
                 for path in sorted(folder.iterdir()):
                     tar.add(str(path), arcname=path.name)
@@ -101,7 +113,7 @@ class Staging:
         path = Path(source)
         if str(source).startswith("s3://"):
             bucket, key = split(source)
-            path = self.s3.path_for(bucket, key)
+            path = self._object(bucket, key)
             if not path.is_file():
                 prefix = key.rstrip("/") + "/"
                 if key and self.s3.list_keys(bucket, prefix):
@@ -117,21 +129,71 @@ class Staging:
             raise JobFailed(f"ClientError: the job's source code {source} does not exist.")
         try:
             with tarfile.open(path) as tar:
-                _extract(tar, dest)
+                safe_extract(tar, dest, "the job's code archive " + str(source))
         except tarfile.TarError as exc:
             raise JobFailed(f"ClientError: the job's source code {source} is not a tar.gz archive "
                             f"(sourcedir.tar.gz): {exc}") from None
 
 
-def _extract(tar, dest):
-    """Extract a code archive below ``dest`` only (no absolute paths, no '..', no links out)."""
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(dest, filter="data")
-        return
-    root = dest.resolve()
+def _within(root, path):
+    """Whether ``path`` (links followed) is ``root`` (a real path) or below it."""
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root + os.sep)
+
+
+def output_files(folder):
+    """The files under a job's output ``folder``, sorted; JobFailed for a link that leads out of the folder."""
+    folder = Path(folder)
+    root = os.path.realpath(folder)
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() and not _within(root, path):
+            raise JobFailed(f"ClientError: the job's output {path} is a symbolic link to {os.path.realpath(path)}, "
+                            f"outside its output folder {folder}; the kit does not upload what a link points to "
+                            "outside the job. Write the file itself into the output folder.")
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def _member_problem(member, root, dest):
+    """Why an archive member may not be extracted below ``dest`` (None if it may)."""
+    name = member.name
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "it has an absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "its path holds '..'"
+    if not _within(root, os.path.join(dest, name)):
+        return "it would land outside the folder"
+    if member.issym() or member.islnk():
+        link = member.linkname
+        base = os.path.dirname(os.path.join(dest, name)) if member.issym() else dest
+        if os.path.isabs(link) or not _within(root, os.path.join(base, link)):
+            return f"it is a link to {link!r}, outside the folder"
+    if member.isdev():
+        return "it is a device file"
+    return None
+
+
+def safe_extract(tar, dest, what):
+    """Extract ``tar`` below ``dest`` only; JobFailed naming ``what`` and the member for an absolute path, '..' or a link out.
+
+    Every member is checked first (nothing is written when one is refused); then Python's ``data``
+    filter is used where it exists (3.12, and 3.9-3.11 security releases), which also drops
+    set-uid bits.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(dest)
     for member in tar.getmembers():
-        target = (dest / member.name).resolve()
-        if root not in target.parents and target != root or member.issym() or member.islnk():
-            raise JobFailed(f"ClientError: the code archive holds {member.name!r}, which would land outside "
-                            "the code folder.")
+        problem = _member_problem(member, root, str(dest))
+        if problem:
+            raise JobFailed(f"ClientError: {what} holds the member {member.name!r}, which the kit refuses to "
+                            f"extract: {problem} (extraction stays inside {dest}).")
+    if hasattr(tarfile, "data_filter"):
+        try:
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise JobFailed(f"ClientError: {what} holds a member the kit refuses to extract: {exc}.") from None
+        return
     tar.extractall(dest)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["S3Error", "no_such_bucket", "no_such_key", "no_such_upload", "not_representable", "precondition_failed"]
+__all__ = ["S3Error", "no_such_bucket", "no_such_key", "no_such_upload", "not_representable", "outside_root",
+           "precondition_failed"]
 
 
 class S3Error(Exception):
@@ -49,6 +50,13 @@ def not_representable(key, reason) -> S3Error:
         ArgumentName="key",
         ArgumentValue=key,
     )
+
+
+def outside_root(what, real, root) -> S3Error:
+    """``AccessDenied`` for a path that a symbolic link leads out of the local S3 folder."""
+    return S3Error("AccessDenied", f"{what} leads to {real} through a symbolic link, outside the local S3 folder "
+                   f"{root}; local mode does not follow links out of LAB_HOME/s3. Remove the link or put the "
+                   "file itself in the bucket folder.", 403)
 
 
 def precondition_failed(condition: str) -> S3Error:

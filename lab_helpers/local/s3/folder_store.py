@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..wire.bodies import READ_SIZE
 from .checksums import b64, new_checksum
-from .errors import S3Error, no_such_bucket, no_such_key, not_representable
+from .errors import S3Error, no_such_bucket, no_such_key, not_representable, outside_root
 from .names import TMP_PREFIX, check_bucket_name, encodable, is_bucket_folder_name, key_parts
 
 __all__ = ["DEFAULT_PUT_CONTENT_TYPE", "META_DIR", "FolderStore", "StoredObject", "silent_unlink"]
@@ -74,9 +74,30 @@ class FolderStore:
     def __init__(self, root: Path):
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self.real_root = os.path.realpath(self.root)
         self.meta_root = self.root / META_DIR
         self._etag_cache: dict[str, tuple[int, int, str]] = {}
         self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ containment
+
+    def inside(self, path) -> bool:
+        """Whether ``path``, with every symbolic link on it followed, stays in the local S3 folder."""
+        real = os.path.realpath(path)
+        return real == self.real_root or real.startswith(self.real_root + os.sep)
+
+    def require_inside(self, path, what: str) -> None:
+        """AccessDenied, naming ``what`` and where it leads, if ``path`` leaves the local S3 folder."""
+        if not self.inside(path):
+            raise outside_root(what, os.path.realpath(path), self.root)
+
+    def _skip_outside(self, entry) -> bool:
+        """True (with a warning) for a directory entry that is a link leading out of the local S3 folder."""
+        if entry.is_symlink() and not self.inside(entry.path):
+            logger.warning("local S3 ignores %s: it is a symbolic link to %s, outside %s", entry.path,
+                           os.path.realpath(entry.path), self.root)
+            return True
+        return False
 
     # ------------------------------------------------------------------ buckets
 
@@ -86,6 +107,7 @@ class FolderStore:
         path = self.root / bucket
         if not path.is_dir():
             raise no_such_bucket(bucket)
+        self.require_inside(path, f"Bucket folder '{bucket}'")
         return path
 
     def bucket_names(self) -> list[str]:
@@ -96,7 +118,7 @@ class FolderStore:
         except FileNotFoundError:
             entries = []
         for entry in entries:
-            if entry.name.startswith(".") or not is_bucket_folder_name(entry.name):
+            if entry.name.startswith(".") or not is_bucket_folder_name(entry.name) or self._skip_outside(entry):
                 continue
             if entry.is_dir():
                 names.append(entry.name)
@@ -294,6 +316,7 @@ class FolderStore:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        self.require_inside(path, f"Key '{key}'")
         if is_folder:
             if not stat.S_ISDIR(st.st_mode):
                 return None
@@ -311,9 +334,9 @@ class FolderStore:
 
     # ------------------------------------------------------------------ writing and deleting objects
 
-    @staticmethod
-    def check_writable(bucket_dir: Path, key: str, parts: list[str]) -> Path:
-        """The file to write ``key`` to; InvalidArgument if a file or folder on its path is in the way."""
+    def check_writable(self, bucket_dir: Path, key: str, parts: list[str]) -> Path:
+        """The file to write ``key`` to; InvalidArgument if a file or folder is in the way, AccessDenied if it leads out."""
+        self.require_inside(bucket_dir.joinpath(*parts), f"Key '{key}'")
         current = bucket_dir
         for i, segment in enumerate(parts[:-1]):
             current = current / segment
@@ -358,6 +381,7 @@ class FolderStore:
 
     def make_folder(self, bucket_dir: Path, key: str, parts: list[str]) -> None:
         """Create the folder for a key ending in '/'; InvalidArgument if a file is in the way."""
+        self.require_inside(bucket_dir.joinpath(*parts), f"Key '{key}'")
         current = bucket_dir
         for i, segment in enumerate(parts):
             current = current / segment
@@ -370,6 +394,7 @@ class FolderStore:
         """Delete the object ``key`` (or the empty folder of a key ending in '/'); a missing key is no error."""
         parts, is_folder = key_parts(key)
         path = bucket_dir.joinpath(*parts)
+        self.require_inside(path.parent if not is_folder else path, f"Key '{key}'")
         if is_folder:
             if path.is_dir():
                 try:
@@ -416,6 +441,8 @@ class FolderStore:
         seen.add(ident)
         for entry in self._scan(directory):
             try:
+                if self._skip_outside(entry):
+                    continue
                 if entry.is_dir():
                     yield from self._walk_keys(Path(entry.path), f"{rel}{entry.name}/", seen)
                 elif entry.is_file():
@@ -434,7 +461,7 @@ class FolderStore:
         if any(p in ("", ".", "..") or p.startswith(TMP_PREFIX) or p in _IGNORED_NAMES for p in base_parts):
             return []
         base_dir = bucket_dir.joinpath(*base_parts)
-        if not base_dir.is_dir():
+        if not base_dir.is_dir() or not self.inside(base_dir):
             return []
         rel_base = f"{base_rel}/" if base_rel else ""
         out: list[tuple[str, bool]] = []
@@ -444,6 +471,8 @@ class FolderStore:
                 if not rel.startswith(prefix):
                     continue
                 try:
+                    if self._skip_outside(entry):
+                        continue
                     if entry.is_dir():
                         if self.contains_object(Path(entry.path)):
                             out.append((rel + "/", True))

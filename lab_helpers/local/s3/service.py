@@ -120,6 +120,15 @@ class LocalS3:
             raise ValueError(exc.message) from None
         return self.root.joinpath(bucket, *parts)
 
+    def object_path(self, bucket: str, key: str) -> Path:
+        """Like :meth:`path_for`, but ValueError when a symbolic link leads the path out of the local S3 folder."""
+        path = self.path_for(bucket, key)
+        try:
+            self.store.require_inside(path, f"s3://{bucket}/{key}")
+        except S3Error as exc:
+            raise ValueError(exc.message) from None
+        return path
+
     def uri_for_path(self, path) -> str:
         """``s3://bucket/key`` for a file under root (``s3://bucket/prefix/`` for a folder)."""
         candidate = Path(os.path.abspath(os.fspath(path)))

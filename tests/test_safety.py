@@ -1,0 +1,259 @@
+"""The regression suite of the "safe by construction" issue: escapes, wrong states and faults in local mode.
+
+Each test provokes one case the issue lists (a hostile archive, path, name, link or key; a broken
+control plane; bad input data; a hostile Lambda record) and checks that the kit refuses it in one
+clear message and that nothing outside ``LAB_HOME`` and the job folders was read, written or deleted.
+"""
+
+import io
+import os
+import tarfile
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+import lab_helpers
+from test_runtime import get_bytes, keys_under, put, run_processing, run_training, s3_client, s3_input, \
+    s3_output, xgb_image
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("safety-lab-home")
+
+
+@pytest.fixture(scope="module")
+def sess(home):
+    return lab_helpers.local_session(home=home)
+
+
+@pytest.fixture()
+def outside(tmp_path):
+    """A host folder outside LAB_HOME holding one file; tests check it is never read, written or deleted."""
+    folder = tmp_path / "host"
+    folder.mkdir()
+    (folder / "secret.txt").write_text("host secret\n")
+    return folder
+
+
+def host_files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# --------------------------------------------------------------------------------------------------
+# escapes: archives
+# --------------------------------------------------------------------------------------------------
+
+
+def _archive(build):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        build(tar)
+    return buffer.getvalue()
+
+
+def _add_file(tar, name, data=b"x"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_link(tar, name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    tar.addfile(info)
+
+
+def _hostile_members(case, outside):
+    def build(tar):
+        _add_file(tar, "xgboost-model", b"not a model")
+        if case == "dotdot":
+            _add_file(tar, "../../../../../../../../" + str(outside / "written.txt").lstrip("/"))
+        elif case == "absolute":
+            _add_file(tar, str(outside / "written.txt"))
+        elif case == "symlink":
+            _add_link(tar, "escape", str(outside))
+            _add_file(tar, "escape/written.txt")
+        elif case == "relative-symlink":
+            _add_link(tar, "up", "../../../../../../../../../..")
+        elif case == "hardlink":
+            _add_link(tar, "hard", str(outside / "secret.txt"), tarfile.LNKTYPE)
+    return _archive(build)
+
+
+@pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink", "relative-symlink", "hardlink"])
+def test_batch_transform_refuses_a_model_archive_that_escapes(sess, outside, case):
+    model_uri = put(sess, f"safety/{case}/model.tar.gz", _hostile_members(case, outside))
+    model = unique("hostile-model")
+    sess.sagemaker_client.create_model(ModelName=model, ExecutionRoleArn=lab_helpers.execution_role(sess),
+                                       PrimaryContainer={"Image": xgb_image(sess), "ModelDataUrl": model_uri})
+    source = put(sess, f"safety/{case}/in/a.csv", "1,2,3\n")
+    job = unique("hostile-transform")
+    sess.sagemaker_client.create_transform_job(
+        TransformJobName=job, ModelName=model,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{sess.default_bucket()}/safety/{case}/out"},
+        TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1})
+    described = sess.sagemaker_client.describe_transform_job(TransformJobName=job)
+    assert described["TransformJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith("ClientError: the model artifact") and "refuses to extract" in reason, reason
+    assert host_files(outside) == ["secret.txt"]
+    assert (outside / "secret.txt").read_text() == "host secret\n"
+
+
+def test_a_code_archive_that_escapes_is_refused(sess, outside):
+    code = put(sess, "safety/code/sourcedir.tar.gz", _hostile_members("dotdot", outside))
+    described = run_training(sess, unique("hostile-code"), {"sagemaker_program": '"train.py"',
+                                                            "sagemaker_submit_directory": f'"{code}"'},
+                             {"train": put(sess, "safety/code/train.csv", "1,2\n")},
+                             image=_sklearn(sess))
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "code archive" in described["FailureReason"] and "'..'" in described["FailureReason"]
+    assert host_files(outside) == ["secret.txt"]
+
+
+def _sklearn(sess):
+    from sagemaker import image_uris
+
+    return image_uris.retrieve("sklearn", sess.boto_region_name, "1.2-1")
+
+
+# --------------------------------------------------------------------------------------------------
+# escapes: channel names, processing paths
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_channel_name_that_leaves_the_data_folder_is_refused_by_validation(sess):
+    with pytest.raises(ClientError) as caught:
+        run_training(sess, unique("bad-channel"), {"num_round": "1"},
+                     {"../../../../escape": put(sess, "safety/ch/train.csv", "1,2\n")})
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "channelName" in str(caught.value) or "ChannelName" in str(caught.value)
+
+
+def test_the_channel_name_dot_dot_matches_aws_pattern_and_is_refused_by_the_runtime(sess, home):
+    name = unique("dotdot-channel")
+    described = run_training(sess, name, {"num_round": "1"}, {"..": put(sess, "safety/ch2/train.csv", "1,2\n")})
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "channel name '..' is refused" in described["FailureReason"]
+    assert not (home / "jobs" / name / "container" / "opt" / "ml" / "input" / "train.csv").exists()
+
+
+@pytest.mark.parametrize("which", ["input", "output"])
+def test_a_processing_path_with_dot_dot_is_refused(sess, outside, which):
+    escape = "/opt/ml/processing/../../../../../../../.." + str(outside)
+    data = put(sess, "safety/proc/data.csv", "a,b\n")
+    out = f"s3://{sess.default_bucket()}/safety/proc/{which}-out"
+    if which == "input":
+        described = run_processing(sess, unique("dotdot-in"), "print('ran')", inputs=[s3_input("data", data, escape)])
+    else:
+        described = run_processing(sess, unique("dotdot-out"), "print('ran')",
+                                   outputs=[s3_output("leak", out, escape)])
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert "LocalPath" in described["FailureReason"] and "'..'" in described["FailureReason"]
+    assert host_files(outside) == ["secret.txt"]
+    assert keys_under(sess, out) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# escapes: symbolic links in LAB_HOME/s3 and in job outputs
+# --------------------------------------------------------------------------------------------------
+
+
+def _bucket(sess, home):
+    s3_client(sess).list_buckets()
+    return home / "s3" / sess.default_bucket()
+
+
+def _denied(call):
+    with pytest.raises(ClientError) as caught:
+        call()
+    error = caught.value.response["Error"]
+    assert error["Code"] == "AccessDenied", error
+    assert "symbolic link" in error["Message"] and "outside the local S3 folder" in error["Message"], error
+    return error["Message"]
+
+
+def test_a_file_link_out_of_lab_home_s3_is_not_read_or_listed(sess, home, outside):
+    bucket = _bucket(sess, home)
+    (bucket / "links-file").mkdir(exist_ok=True)
+    (bucket / "links-file" / "secret.txt").symlink_to(outside / "secret.txt")
+    s3 = s3_client(sess)
+    _denied(lambda: s3.get_object(Bucket=sess.default_bucket(), Key="links-file/secret.txt"))
+    with pytest.raises(ClientError) as caught:  # HEAD answers have no body: the status alone
+        s3.head_object(Bucket=sess.default_bucket(), Key="links-file/secret.txt")
+    assert caught.value.response["Error"]["Code"] == "403"
+    assert keys_under(sess, f"s3://{sess.default_bucket()}/links-file/") == []
+
+
+def test_a_folder_link_out_of_lab_home_s3_is_not_listed_written_or_deleted(sess, home, outside):
+    bucket = _bucket(sess, home)
+    (bucket / "links-dir").symlink_to(outside, target_is_directory=True)
+    s3 = s3_client(sess)
+    name = sess.default_bucket()
+    assert keys_under(sess, f"s3://{name}/links-dir/") == []
+    assert keys_under(sess, f"s3://{name}/") == [k for k in keys_under(sess, f"s3://{name}/")
+                                                 if not k.startswith("links-dir/")]
+    assert "CommonPrefixes" not in s3.list_objects_v2(Bucket=name, Prefix="links-dir/", Delimiter="/")
+    _denied(lambda: s3.get_object(Bucket=name, Key="links-dir/secret.txt"))
+    _denied(lambda: s3.put_object(Bucket=name, Key="links-dir/written.txt", Body=b"x"))
+    _denied(lambda: s3.delete_object(Bucket=name, Key="links-dir/secret.txt"))
+    _denied(lambda: s3.copy_object(Bucket=name, Key="copied.txt", CopySource={"Bucket": name,
+                                                                            "Key": "links-dir/secret.txt"}))
+    assert host_files(outside) == ["secret.txt"]
+    assert (outside / "secret.txt").read_text() == "host secret\n"
+
+
+def test_a_job_does_not_copy_in_an_object_that_links_out(sess, home, outside):
+    bucket = _bucket(sess, home)
+    (bucket / "links-job").mkdir(exist_ok=True)
+    (bucket / "links-job" / "data.csv").symlink_to(outside / "secret.txt")
+    model_uri = f"s3://{sess.default_bucket()}/links-job/data.csv"
+    model = unique("linked-model")
+    sess.sagemaker_client.create_model(ModelName=model, ExecutionRoleArn=lab_helpers.execution_role(sess),
+                                       PrimaryContainer={"Image": xgb_image(sess), "ModelDataUrl": model_uri})
+    job = unique("linked-transform")
+    sess.sagemaker_client.create_transform_job(
+        TransformJobName=job, ModelName=model,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": put(sess, "safety/lnk/a.csv", "1,2\n")}}},
+        TransformOutput={"S3OutputPath": f"s3://{sess.default_bucket()}/safety/lnk/out"},
+        TransformResources={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1})
+    described = sess.sagemaker_client.describe_transform_job(TransformJobName=job)
+    assert described["TransformJobStatus"] == "Failed"
+    assert "symbolic link" in described["FailureReason"], described["FailureReason"]
+
+
+def test_a_link_in_a_job_output_to_a_host_file_is_not_uploaded(sess, outside):
+    out = f"s3://{sess.default_bucket()}/safety/outlink/out"
+    script = f"""
+        import os
+        os.symlink({str(outside / 'secret.txt')!r}, '/opt/ml/processing/output/leak.txt')
+        open('/opt/ml/processing/output/own.txt', 'w').write('mine')
+    """
+    described = run_processing(sess, unique("out-link"), script,
+                               outputs=[s3_output("out", out, "/opt/ml/processing/output")])
+    assert described["ProcessingJobStatus"] == "Failed"
+    assert "is a symbolic link to" in described["FailureReason"], described["FailureReason"]
+    assert keys_under(sess, out) == []
+
+
+def test_a_link_inside_a_job_output_folder_is_uploaded_as_its_content(sess):
+    out = f"s3://{sess.default_bucket()}/safety/inlink/out"
+    script = """
+        import os
+        open('/opt/ml/processing/output/own.txt', 'w').write('mine')
+        os.symlink('own.txt', '/opt/ml/processing/output/alias.txt')
+    """
+    described = run_processing(sess, unique("in-link"), script,
+                               outputs=[s3_output("out", out, "/opt/ml/processing/output")])
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    assert get_bytes(sess, f"{out}/alias.txt") == b"mine"
