@@ -582,6 +582,31 @@ def test_start_with_the_same_client_request_token_returns_the_same_execution(ses
     assert len(listed) == 2
 
 
+def test_the_same_client_request_token_with_other_parameters_is_refused(sess, sm):
+    import lab_helpers
+
+    pipeline = gate_pipeline(sess)
+    pipeline.name = "CpTokenMismatch"
+    pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
+    token = "cp-token-mismatch-0123456789abcdef"
+    first = sm.start_pipeline_execution(PipelineName="CpTokenMismatch", ClientRequestToken=token,
+                                        PipelineParameters=[{"Name": "Score", "Value": "1"}])
+    wait_for_arn(sess, first["PipelineExecutionArn"])
+    same = sm.start_pipeline_execution(PipelineName="CpTokenMismatch", ClientRequestToken=token,
+                                       PipelineParameters=[{"Name": "Score", "Value": "1"}])
+    assert same["PipelineExecutionArn"] == first["PipelineExecutionArn"]
+    for change in ({"PipelineParameters": [{"Name": "Score", "Value": "3"}]},
+                   {"PipelineParameters": [{"Name": "Score", "Value": "1"}], "PipelineExecutionDescription": "x"}):
+        with pytest.raises(ClientError) as excinfo:
+            sm.start_pipeline_execution(PipelineName="CpTokenMismatch", ClientRequestToken=token, **change)
+        assert error_code(excinfo) == "ValidationException"
+        message = excinfo.value.response["Error"]["Message"]
+        assert token in message and "different parameters" in message and first["PipelineExecutionArn"] in message
+    listed = sm.list_pipeline_executions(PipelineName="CpTokenMismatch")["PipelineExecutionSummaries"]
+    assert len(listed) == 1
+    assert "RequestFingerprint" not in sm.describe_pipeline_execution(PipelineExecutionArn=first["PipelineExecutionArn"])
+
+
 def test_delete_operations(sess, sm):
     import lab_helpers
 

@@ -26,6 +26,7 @@ import time
 from ...shapes import JOB_KINDS, TERMINAL_EXECUTION
 from ..errors import ApiError, not_found, not_implemented, validation
 from .paging import filter_created, paginate, sort_items
+from .engine import request_fingerprint
 from .execution import HIDDEN_STEP_FIELDS
 from .validation import check_definition, check_request
 
@@ -181,14 +182,19 @@ class SageMakerApi:
         token = p.get("ClientRequestToken")
         if token:
             for doc in self.store.list("execution", parent=pipeline["PipelineArn"]):
-                if doc.get("ClientRequestToken") == token:
-                    return {"PipelineExecutionArn": doc["PipelineExecutionArn"]}
+                if doc.get("ClientRequestToken") != token:
+                    continue
+                if doc.get("RequestFingerprint", request_fingerprint(p)) != request_fingerprint(p):
+                    raise validation(f"ClientRequestToken '{token}' was already used to start the execution "
+                                     f"{doc['PipelineExecutionArn']} with different parameters; a retry must repeat "
+                                     "the request unchanged, and a new execution needs a new token.")
+                return {"PipelineExecutionArn": doc["PipelineExecutionArn"]}
         arn = self.engine.start(pipeline, p)
         return {"PipelineExecutionArn": arn}
 
     def op_DescribePipelineExecution(self, p):
         doc = dict(self.execution(p["PipelineExecutionArn"]))
-        for key in ("Parameters", "ClientRequestToken", "Runner", "PipelineDefinition"):
+        for key in ("Parameters", "ClientRequestToken", "Runner", "PipelineDefinition", "RequestFingerprint"):
             doc.pop(key, None)
         doc["CreatedBy"] = doc["LastModifiedBy"] = {}
         return {k: v for k, v in doc.items() if v is not None}

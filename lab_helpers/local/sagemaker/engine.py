@@ -61,6 +61,19 @@ def _coerce_parameter(spec, raw):
         raise validation(f"Parameter '{name}' of type {kind} cannot take the value '{raw}'.") from None
 
 
+
+#: the StartPipelineExecution fields a repeated ClientRequestToken must repeat unchanged
+_IDEMPOTENT_FIELDS = ("PipelineParameters", "PipelineExecutionDisplayName", "PipelineExecutionDescription",
+                      "ParallelismConfiguration", "SelectiveExecutionConfig", "PipelineVersionId")
+
+
+def request_fingerprint(params):
+    """The parts of a StartPipelineExecution request that a retry with the same token must repeat, as text."""
+    fields = {k: params.get(k) for k in _IDEMPOTENT_FIELDS if params.get(k) is not None}
+    if "PipelineParameters" in fields:
+        fields["PipelineParameters"] = sorted((p.get("Name"), p.get("Value")) for p in fields["PipelineParameters"])
+    return json.dumps(fields, sort_keys=True, default=str)
+
 class Engine:
     """Starts executions in runners, runs them there, and reports the fate of those whose runner died."""
 
@@ -153,6 +166,7 @@ class Engine:
             "Parameters": [{"Name": k, "Value": as_string(v)} for k, v in values.items()],
             "PipelineDefinition": pipeline["PipelineDefinition"],
             "ClientRequestToken": params.get("ClientRequestToken"),
+            "RequestFingerprint": request_fingerprint(params),
             "Runner": {"Host": socket.gethostname(), "Starting": now},
         }
         self.store.put("execution", arn, arn, {k: v for k, v in doc.items() if v is not None},
