@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lab_helpers
+from test_automation import fakes  # noqa: F401  (the stand-in clients fixture)
 from test_runtime import get_bytes, keys_under, put, run_processing, run_training, s3_client, s3_input, \
     s3_output, xgb_image
 
@@ -257,3 +258,48 @@ def test_a_link_inside_a_job_output_folder_is_uploaded_as_its_content(sess):
                                outputs=[s3_output("out", out, "/opt/ml/processing/output")])
     assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
     assert get_bytes(sess, f"{out}/alias.txt") == b"mine"
+
+
+# --------------------------------------------------------------------------------------------------
+# the Lambda handler: every record processed, skipped with a log line, or returned for a retry
+# --------------------------------------------------------------------------------------------------
+
+
+def test_lambda_records_that_are_not_sqs_records_are_skipped_with_a_log_line(fakes, caplog):
+    from test_automation import PREFIX, invoke, record, s3_body
+
+    caplog.set_level("INFO", logger="lab_helpers.automation.lambda_function")
+    good = record(s3_body(PREFIX + "new.csv"), message_id="good")
+    result = invoke("a string record", 42, None, {"body": "no id"}, good)
+    assert result == {"batchItemFailures": []}
+    sm, _ = fakes
+    assert len(sm.calls) == 1  # the one real record still started its run
+    skipped = [r.getMessage() for r in caplog.records if '"outcome": "skipped"' in r.getMessage()]
+    assert len(skipped) == 4 and "a string record" in skipped[0]
+
+
+def test_lambda_event_that_is_not_a_batch_is_skipped(fakes):
+    from lab_helpers.automation import lambda_function as lf
+
+    assert lf.lambda_handler("not an event", None) == {"batchItemFailures": []}
+    assert lf.lambda_handler({"Records": "oops"}, None) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize("size, starts", [(1024, True), (1025, False)])
+def test_lambda_honours_s3s_1024_byte_key_limit(fakes, size, starts):
+    from test_automation import PREFIX, invoke, record, s3_body
+
+    stem = "é" * ((size - len(PREFIX) - 4) // 2)
+    key = PREFIX + stem + "x" * ((size - len(PREFIX) - 4) % 2) + ".csv"
+    assert len(key.encode()) == size
+    assert invoke(record(s3_body(key))) == {"batchItemFailures": []}
+    sm, _ = fakes
+    assert len(sm.calls) == (1 if starts else 0)
+
+
+def test_lambda_key_that_is_not_utf8_is_dropped_as_malformed(fakes):
+    from test_automation import PREFIX, invoke, record, s3_body
+
+    body = s3_body(PREFIX + "x.csv").replace("x.csv", "%FF%FE.csv")
+    assert invoke(record(body)) == {"batchItemFailures": []}
+    assert fakes[0].calls == []

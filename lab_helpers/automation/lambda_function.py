@@ -127,10 +127,14 @@ def parse_body(body):
         if not isinstance(bucket, str) or not isinstance(raw_key, str) or not bucket or not raw_key:
             raise MalformedMessage(f"Records[{number}] has an empty or non-text bucket name or key")
         obj = s3["object"]
+        try:
+            key = urllib.parse.unquote_plus(raw_key, errors="strict")
+        except UnicodeDecodeError:
+            raise MalformedMessage(f"Records[{number}]'s key is not URL-encoded UTF-8, as S3 writes keys") from None
         objects.append({
             "bucket": bucket,
             # S3 URL-encodes keys in notifications, with '+' for a space: unquote_plus undoes both.
-            "key": urllib.parse.unquote_plus(raw_key),
+            "key": key,
             "event": record.get("eventName", ""),
             "size": obj.get("size"),
             "version_id": obj.get("versionId"),
@@ -140,11 +144,19 @@ def parse_body(body):
     return objects
 
 
+#: S3's limit on an object key: 1,024 bytes of UTF-8
+MAX_KEY_BYTES = 1024
+
+
 def skip_reason(obj, config):
     """Why this object must not start a run, or ``None`` when it should."""
     key = obj["key"]
     if obj["event"] and not obj["event"].startswith("ObjectCreated"):
         return f"event {obj['event']} is not an object creation"
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        return f"key is {size} bytes long, over S3's limit of {MAX_KEY_BYTES} bytes (UTF-8): no such object can exist"
+
     if not key.startswith(config["prefix"]):
         return f"key is outside the prefix {config['prefix']!r}"
     if not key.endswith(config["suffix"]):
@@ -269,8 +281,18 @@ def lambda_handler(event, context):
     """Entry point: one SQS batch in, the partial batch response out."""
     config = load_config()
     failures = []
-    for record in event.get("Records") or []:
-        message_id = record.get("messageId")
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        _log({"outcome": "skipped", "reason": f"the event is not an SQS batch (no 'Records' list): {str(event)[:200]}"})
+        return {"batchItemFailures": failures}
+    for number, record in enumerate(records):
+        message_id = record.get("messageId") if isinstance(record, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            # SQS always sends a dict with a messageId; without one the record cannot be retried (a
+            # batchItemFailures entry without a valid id would make Lambda retry the whole batch)
+            _log({"record": number, "outcome": "skipped",
+                  "reason": f"Records[{number}] is not an SQS record with a messageId: {str(record)[:200]}"})
+            continue
         try:
             handle_record(record, config)
         except RecordFailed:
