@@ -85,13 +85,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except Exception as exc:  # a setup problem: say what and how to fix, not a deep traceback
-        from .sessions import LabSetupError
+    except Exception as exc:  # a setup problem or a fault: say what and how to fix, not a deep traceback
+        line = one_line_error(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 2
 
-        if isinstance(exc, (LabSetupError, ValueError, FileNotFoundError)):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+
+def one_line_error(exc):
+    """The one line the CLI prints for an error a learner can fix (setup, request, control plane, disk), else None."""
+    from botocore.exceptions import ClientError
+
+    from .local.store import StoreFault, disk_problem
+    from .sessions import LabSetupError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', exc)}"
+    if isinstance(exc, StoreFault):
+        return str(exc)
+    problem = disk_problem(exc)
+    if problem:
+        return problem
+    if isinstance(exc, (LabSetupError, ValueError, FileNotFoundError)):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -153,6 +153,32 @@ def check_lab_home():
     return Check("LAB_HOME writable", OK, str(home))
 
 
+def check_control_plane():
+    """Whether local mode's control-plane database (LAB_HOME/control-plane.sqlite3) is readable and sound."""
+    import sqlite3
+
+    from . import config
+    from .local.store import fault
+
+    path = config.lab_home() / "control-plane.sqlite3"
+    if not path.exists():
+        return Check("control plane", OK, f"{path} not created yet (the first run creates it)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        message = str(fault(path, exc))
+        return Check("control plane", FAIL, message.split(". ")[0], message[len(message.split(". ")[0]) + 2:])
+    if not result or result[0] != "ok":
+        return Check("control plane", FAIL, f"{path} is corrupt ({result[0] if result else 'no answer'})",
+                     f"move it aside (mv '{path}' '{path}.corrupt') and run again: local mode starts with an "
+                     "empty control plane; LAB_HOME/s3 is kept")
+    return Check("control plane", OK, str(path))
+
+
 def check_fork_server():
     posix = os.name == "posix" and hasattr(os, "fork")
     if not posix:
@@ -190,6 +216,7 @@ def local_checks():
         check_package("scikit-learn", "sklearn", 'pip install "scikit-learn>=1.2"'),
         check_package("pandas", "pandas", 'pip install "pandas>=1.5"'),
         check_lab_home(),
+        check_control_plane(),
         check_fork_server(),
         check_job_isolation(),
         Check("Docker", OK, "not needed in local mode"),

@@ -303,3 +303,92 @@ def test_lambda_key_that_is_not_utf8_is_dropped_as_malformed(fakes):
     body = s3_body(PREFIX + "x.csv").replace("x.csv", "%FF%FE.csv")
     assert invoke(record(body)) == {"batchItemFailures": []}
     assert fakes[0].calls == []
+
+
+# --------------------------------------------------------------------------------------------------
+# faults: the control plane's database deleted, corrupt, read-only, on a full disk
+# --------------------------------------------------------------------------------------------------
+
+
+def _cli(home, *args, timeout=600):
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    return subprocess.run([sys.executable, "-m", "lab_helpers", *args], env=child_env(home, LAB_MODE="local"),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_database_deleted_mid_run_is_detected_in_one_line(tmp_path):
+    from lab_helpers.local.store import Store, StoreFault
+
+    store = Store(tmp_path / "control-plane.sqlite3")
+    store.put("pipeline", "p", "arn:p", {"a": 1})
+    os.remove(tmp_path / "control-plane.sqlite3")
+    for operation in (lambda: store.put("pipeline", "q", "arn:q", {}), lambda: store.get("pipeline", "p"),
+                      lambda: store.update("pipeline", "p", lambda d: d), lambda: store.append_log("g", "s", "m")):
+        with pytest.raises(StoreFault) as caught:
+            operation()
+        assert "was deleted or replaced while the kit was using it" in str(caught.value)
+        assert "\n" not in str(caught.value)
+
+
+def test_the_database_deleted_under_a_session_fails_the_next_call(tmp_path):
+    from lab_helpers.local.store import StoreFault
+
+    home = tmp_path / "home"
+    local = lab_helpers.local_session(home=home)
+    local.sagemaker_client.list_pipelines()
+    os.remove(home / "control-plane.sqlite3")
+    with pytest.raises(StoreFault, match="was deleted or replaced"):
+        local.sagemaker_client.list_pipelines()
+
+
+def test_a_corrupt_database_is_one_line_and_check_fails(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "control-plane.sqlite3").write_bytes(b"this is not SQLite" * 100)
+    checked = _cli(home, "check")
+    assert checked.returncode == 1, checked.stdout
+    assert "✗ control plane" in checked.stdout and "corrupt" in checked.stdout and ".corrupt" in checked.stdout
+    ran = _cli(home, "run")
+    assert ran.returncode == 2
+    assert "Traceback" not in ran.stderr, ran.stderr[-2000:]
+    lines = ran.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: the control-plane database") and "is corrupt" in lines[-1], ran.stderr
+    assert "mv " in lines[-1]
+
+
+def test_check_passes_on_a_sound_database(tmp_path):
+    from lab_helpers import preflight
+    from lab_helpers.local.store import Store
+
+    home = tmp_path / "home"
+    Store(home.mkdir() or home / "control-plane.sqlite3").close()
+    os.environ["LAB_HOME"], saved = str(home), os.environ.get("LAB_HOME")
+    try:
+        assert preflight.check_control_plane().ok
+    finally:
+        if saved is None:
+            os.environ.pop("LAB_HOME")
+        else:
+            os.environ["LAB_HOME"] = saved
+
+
+def test_sqlite_errors_become_one_line_with_the_fix():
+    import sqlite3
+
+    from lab_helpers.local.store import fault
+
+    assert "read-only" in str(fault("/x/db", sqlite3.OperationalError("attempt to write a readonly database")))
+    assert "disk is full" in str(fault("/x/db", sqlite3.OperationalError("database or disk is full")))
+    assert "corrupt" in str(fault("/x/db", sqlite3.DatabaseError("file is not a database")))
+
+
+def test_bad_parameter_value_is_one_line(tmp_path):
+    ran = _cli(tmp_path / "home", "run", "--param", "MseThreshold=abc")
+    assert ran.returncode == 2, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert "Traceback" not in ran.stderr, ran.stderr[-3000:]
+    last = ran.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ValidationException") and "MseThreshold" in last, ran.stderr[-2000:]
