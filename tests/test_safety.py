@@ -392,3 +392,73 @@ def test_bad_parameter_value_is_one_line(tmp_path):
     assert "Traceback" not in ran.stderr, ran.stderr[-3000:]
     last = ran.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ValidationException") and "MseThreshold" in last, ran.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------------------
+# faults: a read-only LAB_HOME and a full disk, made real in a user + mount namespace (tests run as
+# root, whom chmod does not stop; a read-only bind mount and a tiny tmpfs stop everyone)
+# --------------------------------------------------------------------------------------------------
+
+_AUDIT = """
+import json, os, sys
+from lab_helpers.local.s3 import LocalS3
+home = sys.argv[1]
+partial, mismatched = [], []
+for folder, _, files in os.walk(home):
+    partial += [os.path.join(folder, f) for f in files if f.startswith(('.partial-', '.s3tmp-'))]
+s3 = LocalS3(os.path.join(home, 's3'))
+for bucket in s3.store.bucket_names():
+    for key in s3.list_keys(bucket):
+        obj = s3.store.get_object(s3.store.bucket_dir(bucket), bucket, key)
+        meta = s3.store.read_json(s3.store._object_meta_path(bucket, key.split('/')))
+        if meta and meta.get('size') != obj.size:
+            mismatched.append(key)
+print(json.dumps({'partial': partial, 'mismatched': mismatched}))
+"""
+
+
+def _in_namespace(home, setup, *cli):
+    """Run ``setup`` (mount commands) then the CLI with LAB_HOME=home in a private user+mount namespace."""
+    import json
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) for a private mount namespace")
+    probe = subprocess.run(["unshare", "-Urm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unprivileged user namespaces are not allowed here: {probe.stderr.decode().strip()}")
+    script = (f"{setup} && {shlex.quote(sys.executable)} -m lab_helpers {' '.join(map(shlex.quote, cli))}"
+              f" > {home}.out 2> {home}.err; echo $? > {home}.rc; "
+              f"{shlex.quote(sys.executable)} -c {shlex.quote(_AUDIT)} {home} > {home}.audit 2>&1")
+    subprocess.run(["unshare", "-Urm", "sh", "-c", script], env=child_env(home, LAB_MODE="local"), timeout=900)
+    read = lambda suffix: open(f"{home}.{suffix}").read()  # noqa: E731
+    audit = read("audit").strip().splitlines()
+    return int(read("rc")), read("out"), read("err"), json.loads(audit[-1]) if audit and audit[-1].startswith("{") \
+        else {"audit failed": read("audit")}
+
+
+def test_a_read_only_lab_home_ends_in_one_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    rc, out, err, _ = _in_namespace(home, f"mount --bind {home} {home} && mount -o remount,bind,ro {home}", "run")
+    assert rc == 2, out[-2000:] + err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Read-only file system" in err
+    assert "LAB_HOME" in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("size", ["64k", "3m"])
+def test_a_full_disk_ends_in_one_line_and_leaves_nothing_half_written(tmp_path, size):
+    home = tmp_path / "home"
+    home.mkdir()
+    rc, out, err, audit = _in_namespace(home, f"mount -t tmpfs -o size={size} tmpfs {home}", "run")
+    assert rc != 0, out[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and ("disk is full" in last or "full" in last), err[-2000:]
+    assert audit == {"partial": [], "mismatched": []}, audit
