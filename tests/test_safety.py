@@ -462,3 +462,44 @@ def test_a_full_disk_ends_in_one_line_and_leaves_nothing_half_written(tmp_path, 
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and ("disk is full" in last or "full" in last), err[-2000:]
     assert audit == {"partial": [], "mismatched": []}, audit
+
+
+# --------------------------------------------------------------------------------------------------
+# bad input data: one line naming the file, line (and column) and the fix
+# --------------------------------------------------------------------------------------------------
+
+GOOD_ROW = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15,15\n"
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("binary", GOOD_ROW.encode() * 3 + b"\x1f\x8b\x08\x00\xff\n", "line 4, column 2: the file is not UTF-8 text"),
+    ("quote", (GOOD_ROW * 2 + 'F,"0.53,0.42,0.135,0.677,0.2565,0.1415,0.21,9\n' + GOOD_ROW * 5).encode(),
+     "line 3: a quoted field opened on this line is not closed"),
+    ("huge", GOOD_ROW.encode() + b"M," + b"1" * (200 * 1024 * 1024) + b"\n", "line 2: the line is longer than"),
+    ("huge-quoted", GOOD_ROW.encode() + b'M,"' + (b"1" * 1000 + b"\n") * 200 + b'"\n',
+     "line 2: not valid CSV (field larger than field limit"),
+])
+def test_bad_input_data_is_one_clear_error(tmp_path, name, data, expected):
+    from lab_helpers.steps import preprocess
+
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(data)
+    with pytest.raises(ValueError) as caught:
+        preprocess.load_abalone(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}, ") and expected in message, message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_the_preprocessing_job_fails_with_the_one_line(sess):
+    from pathlib import Path
+
+    from lab_helpers.steps import preprocess
+
+    data = put(sess, "safety/badinput/abalone.csv", GOOD_ROW.encode() + b"\x89PNG\r\n")
+    described = run_processing(sess, unique("bad-input"), Path(preprocess.__file__).read_text(),
+                               inputs=[s3_input("data", data, "/opt/ml/processing/input/data")])
+    assert described["ProcessingJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert "line 2, column 1: the file is not UTF-8 text (byte 0x89)" in reason, reason
+    assert "Traceback" not in reason

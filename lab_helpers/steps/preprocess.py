@@ -43,6 +43,7 @@ import argparse
 import csv
 import math
 import os
+import sys
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -155,6 +156,35 @@ def _parse_number(text, path, line_no, column, allow_missing):
     return value
 
 
+#: The longest line an abalone CSV can reasonably have (its lines are under 100 bytes).
+MAX_LINE_BYTES = 64 * 1024
+
+
+def _text_lines(handle, path):
+    """The lines of a binary file as text; ValueError naming the line and byte of bad UTF-8 or an endless line."""
+    line_no = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise ValueError(
+                "{}, line {}: the line is longer than {} bytes; an abalone CSV line is under 100. Is this "
+                "the right file (not a binary or one-line file)?".format(path, line_no, MAX_LINE_BYTES)
+            )
+        if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                "{}, line {}, column {}: the file is not UTF-8 text (byte 0x{:02x}); is it compressed or "
+                "binary? Upload the plain abalone CSV file.".format(path, line_no, error.start + 1,
+                                                                   raw[error.start])
+            )
+
+
 def load_abalone(path):
     # type: (str) -> pd.DataFrame
     """Read and validate a header-less abalone CSV file.
@@ -166,10 +196,24 @@ def load_abalone(path):
     """
     sexes = []  # type: List[str]
     numbers = []  # type: List[List[float]]
-    with open(path, "r", newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        for row in reader:
-            line_no = reader.line_num
+    with open(path, "rb") as handle:
+        reader = csv.reader(_text_lines(handle, path))
+        while True:
+            start = reader.line_num + 1  # the line this record starts on
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                raise ValueError(
+                    "{}, line {}: not valid CSV ({}). Fix or delete that line.".format(path, start, error)
+                )
+            line_no = start
+            if reader.line_num > start and any("\n" in cell or "\r" in cell for cell in row):
+                raise ValueError(
+                    "{}, line {}: a quoted field opened on this line is not closed on it (the quote runs "
+                    "on to line {}). Close the quote (\") or delete it.".format(path, start, reader.line_num)
+                )
             if not row or all(not cell.strip() for cell in row):
                 continue  # blank line
             if len(row) != len(INPUT_COLUMNS):
@@ -405,4 +449,7 @@ def main(argv=None, base_dir=DEFAULT_BASE_DIR):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as error:  # bad input data: one line that names the file, line and fix (the job's reason)
+        sys.exit("ERROR: {}".format(error))
