@@ -83,12 +83,16 @@ def _hostile_members(case, outside):
             _add_file(tar, "escape/written.txt")
         elif case == "relative-symlink":
             _add_link(tar, "up", "../../../../../../../../../..")
+        elif case == "link-chain":  # each link stays inside on its own; together they lead out
+            _add_link(tar, "here", ".")
+            _add_link(tar, "here/up", "..")
+            _add_file(tar, "here/up/written.txt")
         elif case == "hardlink":
             _add_link(tar, "hard", str(outside / "secret.txt"), tarfile.LNKTYPE)
     return _archive(build)
 
 
-@pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink", "relative-symlink", "hardlink"])
+@pytest.mark.parametrize("case", ["dotdot", "absolute", "symlink", "relative-symlink", "link-chain", "hardlink"])
 def test_batch_transform_refuses_a_model_archive_that_escapes(sess, outside, case):
     model_uri = put(sess, f"safety/{case}/model.tar.gz", _hostile_members(case, outside))
     model = unique("hostile-model")
@@ -119,6 +123,32 @@ def test_a_code_archive_that_escapes_is_refused(sess, outside):
     assert described["TrainingJobStatus"] == "Failed"
     assert "code archive" in described["FailureReason"] and "'..'" in described["FailureReason"]
     assert host_files(outside) == ["secret.txt"]
+
+
+def test_the_member_check_alone_refuses_every_hostile_archive(tmp_path, outside):
+    """The check that runs before extraction, as on a Python without tarfile's data filter."""
+    from lab_helpers.local.jobs.staging import JobFailed, safe_extract
+
+    for case in ("dotdot", "absolute", "symlink", "relative-symlink", "link-chain", "hardlink"):
+        with tarfile.open(fileobj=io.BytesIO(_hostile_members(case, outside))) as tar, \
+                pytest.MonkeyPatch.context() as patch:
+            patch.delattr(tarfile, "data_filter", raising=False)
+            with pytest.raises(JobFailed, match="refuses to extract"):
+                safe_extract(tar, tmp_path / case, "a test archive")
+        assert not any((tmp_path / case).iterdir()), case  # nothing extracted before the refusal
+    assert host_files(outside) == ["secret.txt"]
+
+
+def test_a_sound_archive_with_an_inner_link_is_extracted(tmp_path):
+    from lab_helpers.local.jobs.staging import safe_extract
+
+    def build(tar):
+        _add_file(tar, "code/train.py", b"print(1)")
+        _add_link(tar, "code/alias.py", "train.py")
+
+    with tarfile.open(fileobj=io.BytesIO(_archive(build))) as tar:
+        safe_extract(tar, tmp_path / "ok", "a test archive")
+    assert (tmp_path / "ok" / "code" / "alias.py").read_bytes() == b"print(1)"
 
 
 def _sklearn(sess):
@@ -503,3 +533,27 @@ def test_the_preprocessing_job_fails_with_the_one_line(sess):
     reason = described["FailureReason"]
     assert "line 2, column 1: the file is not UTF-8 text (byte 0x89)" in reason, reason
     assert "Traceback" not in reason
+
+
+def test_a_full_disk_while_staging_a_job_is_its_failure_reason(sess, monkeypatch):
+    import errno
+
+    from lab_helpers.local.jobs.staging import Staging
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/lab/jobs/x/container/opt/ml/input/data/train/a.csv")
+
+    monkeypatch.setattr(Staging, "download", full)
+    described = run_training(sess, unique("full-disk"), {"num_round": "1"},
+                             {"train": put(sess, "safety/full/train.csv", "1,2\n")})
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("InternalServerError: the disk is full (/lab/jobs/x/"), \
+        described["FailureReason"]
+
+
+def test_a_job_that_wrote_no_log_line_says_so(tmp_path):
+    from lab_helpers.local.jobs.launch import failure_reason
+
+    reason = failure_reason(tmp_path, -9, [])
+    assert reason == "AlgorithmError: the job's process exited with code -9 without writing a log line."
+    assert "Last log lines: a | b" in failure_reason(tmp_path, 1, ["a", " ", "b"])

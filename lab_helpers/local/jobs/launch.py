@@ -155,4 +155,6 @@ def failure_reason(job_dir, code, lines, prefix="AlgorithmError"):
                 return text[:1024]
             return f"{prefix}: {text} (exit code {code})"[:1024]
     tail = " | ".join(l for l in lines[-3:] if l.strip())
+    if not tail:
+        return f"{prefix}: the job's process exited with code {code} without writing a log line."
     return f"{prefix}: the job's process exited with code {code}. Last log lines: {tail}"[:1024]

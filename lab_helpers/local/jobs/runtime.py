@@ -32,6 +32,7 @@ import time
 
 from ...shapes import JOB_KINDS
 from ..errors import ApiError, validation
+from ..store import disk_problem
 from . import aws_bridge, sandbox
 from .containers import CONTAINERS
 from .launch import JobStopped, Launcher, failure_reason
@@ -134,7 +135,8 @@ class Runtime:
                         **container.ended_fields("Stopped"))
             raise
         except (JobFailed, OSError, ValueError, KeyError) as exc:  # every job ends in a terminal state
-            reason = str(exc) if isinstance(exc, JobFailed) else (
+            problem = disk_problem(exc)
+            reason = str(exc) if isinstance(exc, JobFailed) else f"InternalServerError: {problem}" if problem else (
                 f"InternalServerError: the kit's local runtime could not run the job: {type(exc).__name__}: {exc}")
             end = time.time()
             self.echo(f"   ✗ {reason}")

@@ -156,9 +156,13 @@ def output_files(folder):
     return found
 
 
-def _member_problem(member, root, dest):
-    """Why an archive member may not be extracted below ``dest`` (None if it may)."""
+def _member_problem(member, root, dest, links):
+    """Why an archive member may not be extracted below ``dest`` (None if it may); ``links``: link members so far."""
     name = member.name
+    parts = name.replace("\\", "/").strip("/").split("/")
+    for i in range(1, len(parts)):
+        if "/".join(parts[:i]) in links:
+            return f"it lies below the link member {'/'.join(parts[:i])!r}"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return "it has an absolute path"
     if ".." in name.replace("\\", "/").split("/"):
@@ -185,8 +189,11 @@ def safe_extract(tar, dest, what):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     root = os.path.realpath(dest)
+    links = set()
     for member in tar.getmembers():
-        problem = _member_problem(member, root, str(dest))
+        problem = _member_problem(member, root, str(dest), links)
+        if member.issym() or member.islnk():
+            links.add(member.name.replace("\\", "/").strip("/"))
         if problem:
             raise JobFailed(f"ClientError: {what} holds the member {member.name!r}, which the kit refuses to "
                             f"extract: {problem} (extraction stays inside {dest}).")
