@@ -557,3 +557,35 @@ def test_a_job_that_wrote_no_log_line_says_so(tmp_path):
     reason = failure_reason(tmp_path, -9, [])
     assert reason == "AlgorithmError: the job's process exited with code -9 without writing a log line."
     assert "Last log lines: a | b" in failure_reason(tmp_path, 1, ["a", " ", "b"])
+
+
+def test_a_runner_ended_by_a_fault_leaves_its_reason_not_was_killed(tmp_path):
+    import socket
+
+    from lab_helpers.local.cloud import LocalCloud
+    from lab_helpers.local.sagemaker.engine import RUNNER_FAILED
+
+    cloud = LocalCloud.get(tmp_path / "home")
+    arn = "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/faulted1"
+    doc = {"PipelineExecutionArn": arn, "PipelineExecutionStatus": "Executing", "CreationTime": 1.0,
+           "LastModifiedTime": 1.0, "Runner": {"Host": socket.gethostname(), "Pid": 2 ** 22 + 1, "Starting": 1.0}}
+    cloud.store.put("execution", arn, arn, doc, parent="arn:aws:sagemaker:us-east-1:000000000000:pipeline/p")
+    cloud.engine.log_dir.mkdir(parents=True, exist_ok=True)
+    (cloud.engine.log_dir / "faulted1.log").write_text(f"step log\n{RUNNER_FAILED} the disk is full (/x): free some "
+                                                       "space and run again.\n")
+    reaped = cloud.engine.reap(cloud.store.get("execution", arn))
+    assert reaped["PipelineExecutionStatus"] == "Failed"
+    assert reaped["FailureReason"].endswith("finished: the disk is full (/x): free some space and run again.")
+    assert "killed" not in reaped["FailureReason"]
+
+
+def test_a_runner_on_a_corrupt_database_prints_one_line_for_the_reaper(tmp_path, capsys, monkeypatch):
+    from lab_helpers.local import runner
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "control-plane.sqlite3").write_bytes(b"garbage" * 200)
+    monkeypatch.setenv("LAB_FORK_SERVER", "0")
+    assert runner.main([str(home), "us-east-1", "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/e"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("runner failed: the control-plane database") and "is corrupt" in err[-1]

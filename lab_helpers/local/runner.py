@@ -27,8 +27,18 @@ def main(argv=None):
             forkclient.shared().start()
     from .cloud import LocalCloud
 
-    cloud = LocalCloud(home, region)
-    return 0 if cloud.engine.run(arn) else 1
+    from .sagemaker.engine import RUNNER_FAILED
+    from .store import StoreFault, disk_problem
+
+    try:
+        cloud = LocalCloud(home, region)
+        return 0 if cloud.engine.run(arn) else 1
+    except (StoreFault, OSError) as exc:  # a fault of the machine, not of the pipeline: one line, for reap
+        line = str(exc) if isinstance(exc, StoreFault) else disk_problem(exc)
+        if line is None:
+            raise
+        print(f"{RUNNER_FAILED} {line}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

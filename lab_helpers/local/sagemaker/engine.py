@@ -67,6 +67,10 @@ _IDEMPOTENT_FIELDS = ("PipelineParameters", "PipelineExecutionDisplayName", "Pip
                       "ParallelismConfiguration", "SelectiveExecutionConfig", "PipelineVersionId")
 
 
+#: how a runner's last log line starts when a fault (control plane, disk) ended it
+RUNNER_FAILED = "runner failed:"
+
+
 def request_fingerprint(params):
     """The parts of a StartPipelineExecution request that a retry with the same token must repeat, as text."""
     fields = {k: params.get(k) for k in _IDEMPOTENT_FIELDS if params.get(k) is not None}
@@ -336,9 +340,27 @@ class Engine:
             "ended before the execution finished: it was killed, or the machine restarted. "
             "Start a new execution."
         )
+        last = self._runner_last_words(doc["PipelineExecutionArn"])
+        if last:
+            reason = (f"The process that ran this execution (pid {runner.get('Pid')}) ended before the execution "
+                      f"finished: {last}")[:1024]
         self._finish(doc["PipelineExecutionArn"], "Stopped" if stopping else "Failed",
                      None if stopping else reason, only_if_running=True)
         return self.store.get("execution", doc["PipelineExecutionArn"])
+
+    def _runner_last_words(self, arn):
+        """The one line a runner that failed on a fault wrote last to its log ('runner failed: ...'), or None."""
+        try:
+            with open(self.log_dir / (arn.rsplit("/", 1)[-1] + ".log"), "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - 4096))
+                lines = handle.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            if line.startswith(RUNNER_FAILED):
+                return line[len(RUNNER_FAILED):].strip()
+        return None
 
     def _runner_alive(self, doc):
         runner = doc.get("Runner", {})
