@@ -589,3 +589,20 @@ def test_a_runner_on_a_corrupt_database_prints_one_line_for_the_reaper(tmp_path,
     assert runner.main([str(home), "us-east-1", "arn:aws:sagemaker:us-east-1:000000000000:pipeline/p/execution/e"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("runner failed: the control-plane database") and "is corrupt" in err[-1]
+
+
+def test_check_fails_on_a_read_only_lab_home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    rc, out, err, _ = _in_namespace(home, f"mount --bind {home} {home} && mount -o remount,bind,ro {home}", "check")
+    assert rc == 1, out + err
+    assert "✗ LAB_HOME writable" in out and "Read-only file system" in out, out
+
+
+def test_a_bucket_folder_that_links_out_is_not_a_bucket(sess, home, outside):
+    (home / "s3" / "linked-out-bucket").symlink_to(outside, target_is_directory=True)
+    s3 = s3_client(sess)
+    assert "linked-out-bucket" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    _denied(lambda: s3.get_object(Bucket="linked-out-bucket", Key="secret.txt"))
+    _denied(lambda: s3.put_object(Bucket="linked-out-bucket", Key="written.txt", Body=b"x"))
+    assert host_files(outside) == ["secret.txt"]
