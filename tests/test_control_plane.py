@@ -604,7 +604,8 @@ def test_the_same_client_request_token_with_other_parameters_is_refused(sess, sm
         assert token in message and "different parameters" in message and first["PipelineExecutionArn"] in message
     listed = sm.list_pipeline_executions(PipelineName="CpTokenMismatch")["PipelineExecutionSummaries"]
     assert len(listed) == 1
-    assert "RequestFingerprint" not in sm.describe_pipeline_execution(PipelineExecutionArn=first["PipelineExecutionArn"])
+    described = sm.describe_pipeline_execution(PipelineExecutionArn=first["PipelineExecutionArn"])
+    assert "RequestFingerprint" not in described
 
 
 def test_delete_operations(sess, sm):

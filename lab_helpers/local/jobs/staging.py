@@ -180,12 +180,9 @@ def _member_problem(member, root, dest, links):
 
 
 def safe_extract(tar, dest, what):
-    """Extract ``tar`` below ``dest`` only; JobFailed naming ``what`` and the member for an absolute path, '..' or a link out.
-
-    Every member is checked first (nothing is written when one is refused); then Python's ``data``
-    filter is used where it exists (3.12, and 3.9-3.11 security releases), which also drops
-    set-uid bits.
-    """
+    """Extract ``tar`` below ``dest`` only; JobFailed naming ``what`` and the member for '..', '/...' or a link out."""
+    # Every member is checked first (nothing is written when one is refused); then Python's "data"
+    # filter is used where it exists (3.12, and 3.9-3.11 security releases), which also drops set-uid bits.
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     root = os.path.realpath(dest)

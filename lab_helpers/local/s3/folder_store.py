@@ -335,7 +335,7 @@ class FolderStore:
     # ------------------------------------------------------------------ writing and deleting objects
 
     def check_writable(self, bucket_dir: Path, key: str, parts: list[str]) -> Path:
-        """The file to write ``key`` to; InvalidArgument if a file or folder is in the way, AccessDenied if it leads out."""
+        """The file to write ``key`` to; InvalidArgument if a file or folder is in the way, AccessDenied if out."""
         self.require_inside(bucket_dir.joinpath(*parts), f"Key '{key}'")
         current = bucket_dir
         for i, segment in enumerate(parts[:-1]):
