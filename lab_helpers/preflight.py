@@ -115,7 +115,12 @@ def check_mode(mode):
         chosen = config.resolve_mode(mode)
     except ValueError as exc:
         return None, Check("mode", FAIL, str(exc).split(".")[0], "export LAB_MODE=local  (or remote)")
-    source = "argument" if mode else ("LAB_MODE" if os.environ.get("LAB_MODE") else "Studio detection")
+    if mode:
+        source = "the argument"
+    elif os.environ.get("LAB_MODE"):
+        source = "LAB_MODE"
+    else:
+        source = "running in SageMaker Studio" if config.in_studio() else "not in SageMaker Studio, LAB_MODE unset"
     return chosen, Check("mode", OK, f"{chosen} (from {source})")
 
 
