@@ -67,7 +67,7 @@ def setup_lab():
 
 
 def write_kernel_spec(venv_dir, python):
-    """Write the notebooks' kernel (``python3``, running ``python``) into the environment ``venv_dir``, not the user's."""
+    """Write the kernel ``python3`` (running ``python``) into the environment ``venv_dir`` (not the user's)."""
     folder = Path(venv_dir) / "share" / "jupyter" / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -78,7 +78,7 @@ def write_kernel_spec(venv_dir, python):
 
 
 def make_work_copy(source=EXERCISES, target=WORK):
-    """Copy the exercise notebooks into ``target``: only those not there yet, so nothing of the learner's is overwritten."""
+    """Copy the exercise notebooks into ``target``: only those not there yet, so no answer is ever overwritten."""
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     copied = []
@@ -95,6 +95,8 @@ def lab_command(rest=(), venv_dir=VENV, python=PYTHON, work=WORK):
     data = str(Path(venv_dir) / "share" / "jupyter")
     env["JUPYTER_PATH"] = data + (os.pathsep + env["JUPYTER_PATH"] if env.get("JUPYTER_PATH") else "")
     command = [str(python), "-m", "jupyterlab", f"--ServerApp.root_dir={work}", *rest]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in command:
+        command.append("--allow-root")  # JupyterLab refuses to start as root without it (containers, CI machines)
     return command, env
 
 

@@ -87,7 +87,7 @@ def session(mode=None):
 
 
 def _show_whole_cells():
-    """In a notebook, let pandas tables show whole S3 URIs and failure reasons instead of cutting them at 50 characters."""
+    """In a notebook, let pandas tables show whole S3 URIs and failure reasons (not cut at 50 characters)."""
     try:
         from IPython import get_ipython
     except ImportError:

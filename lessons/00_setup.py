@@ -23,7 +23,8 @@
 # - how to check your Python, SageMaker SDK and library versions, your region, role and bucket;
 # - what the lesson costs in remote mode, and where local mode keeps its files.
 #
-# **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop, or the `environment.yml` image in SageMaker Studio).
+# **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop, or the `environment.yml` image in
+# SageMaker Studio).
 # **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
 
 # %% [markdown]

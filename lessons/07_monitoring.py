@@ -316,5 +316,6 @@ registry[["version", "approval", "mse", "description"]].head(3)
 #   same facts; the kit's `monitor` functions tabulate and draw them.
 # - Judge a model from its report *and* its predictions, then approve its version in the registry.
 #
-# **Next:** [08 · Automating the pipeline](08_automation.ipynb) (optional) starts the pipeline automatically when new data arrives in S3;
+# **Next:** [08 · Automating the pipeline](08_automation.ipynb) (optional) starts the pipeline automatically when
+# new data arrives in S3;
 # [09 · Cleaning up](09_cleanup.ipynb) deletes what the lesson created.

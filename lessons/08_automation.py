@@ -108,7 +108,8 @@ print(pipeline.name, "· InputData default:", input_data.default_value)
 # ## 3. What to watch, and where it all lives
 #
 # A `TriggerSpec` names the bucket, the prefix and suffix to watch, and the pipeline; every resource name
-# derives from it. The prefix ends in `/`: it names a folder, so `incoming-old/` is not under it. `where` asks STS for the account and takes the region from the session: nothing
+# derives from it. The prefix ends in `/`: it names a folder, so `incoming-old/` is not under it.
+# `where` asks STS for the account and takes the region from the session: nothing
 # account-specific is typed in (the outline's policy had an account id and a bucket typed by hand).
 
 # %%

@@ -67,7 +67,8 @@ def test_01_splits_accept_the_solution(tmp_path, answer):
     assert run_until("01_data.ipynb", SPLITS_CHECK, {SPLITS_ANSWER: answer}, tmp_path) is None  # 42 is the default
 
 
-@pytest.mark.parametrize("wrong", ["preprocess.preprocess(df, random_state=7)", "preprocess.preprocess(df, random_state=0)"])
+@pytest.mark.parametrize("wrong", ["preprocess.preprocess(df, random_state=7)",
+                                   "preprocess.preprocess(df, random_state=0)"])
 def test_01_splits_reject_another_seed(tmp_path, wrong):
     error = run_until("01_data.ipynb", SPLITS_CHECK,
                       {SPLITS_ANSWER: f"train, validation, test = {wrong}"}, tmp_path)

@@ -51,10 +51,13 @@ def test_kernel_spec_goes_into_the_kits_environment(tmp_path, monkeypatch):
 def test_lab_command_opens_the_work_copy_with_the_kits_kernel_first(tmp_path, monkeypatch):
     kit = _kit()
     monkeypatch.setenv("JUPYTER_PATH", "elsewhere")
+    monkeypatch.setattr(kit.os, "geteuid", lambda: 1000, raising=False)
     command, env = kit.lab_command(["--no-browser"], tmp_path / "venv", tmp_path / "venv/bin/python", tmp_path / "w")
     assert command == [str(tmp_path / "venv/bin/python"), "-m", "jupyterlab",
                        f"--ServerApp.root_dir={tmp_path / 'w'}", "--no-browser"]
     assert env["JUPYTER_PATH"].split(os.pathsep) == [str(tmp_path / "venv" / "share" / "jupyter"), "elsewhere"]
+    monkeypatch.setattr(kit.os, "geteuid", lambda: 0, raising=False)
+    assert kit.lab_command([], tmp_path / "venv", tmp_path / "venv/bin/python", tmp_path / "w")[0][-1] == "--allow-root"
 
 
 def test_lab_dry_run_prepares_everything_and_starts_nothing(tmp_path, capsys, monkeypatch):
@@ -75,3 +78,45 @@ def test_jupyterlab_is_the_lab_extra_and_the_readme_starts_with_it():
     assert not any(r.startswith("jupyterlab") for r in extras["test"]), "CI does not need JupyterLab"
     quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert "python3 kit.py lab" in quick_start
+
+
+def test_jupyterlab_starts_on_the_work_copy_and_stops(tmp_path):
+    """With the lab extra installed: the real command serves the working copy and the kit's kernel on loopback."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import pytest
+
+    pytest.importorskip("jupyterlab", reason="the lab extra is not installed (python3 kit.py lab installs it)")
+    kit = _kit()
+    venv, work = tmp_path / "venv", tmp_path / "work"
+    kit.make_work_copy(target=work)
+    kit.write_kernel_spec(venv, sys.executable)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command, env = kit.lab_command(["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+                                    "--IdentityProvider.token=kit-test"], venv, sys.executable, work)
+    env["HOME"] = str(tmp_path / "home")
+    server = subprocess.Popen(command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(120):
+            try:
+                contents = json.load(urllib.request.urlopen(f"{base}/contents?token=kit-test", timeout=2))
+                break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("JupyterLab did not answer within 30 s")
+        assert any(item["name"].startswith("00_") for item in contents["content"])
+        specs = json.load(urllib.request.urlopen(f"{base}/kernelspecs?token=kit-test", timeout=5))
+        assert specs["kernelspecs"]["python3"]["spec"]["display_name"] == "Python 3 (SageMaker lab kit)"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)

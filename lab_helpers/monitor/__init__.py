@@ -23,7 +23,8 @@ with ``table["start"].dt.tz_convert("Europe/Berlin")`` if you prefer local time.
 
 The modules, lowest first: :mod:`.common` (colours, times, names), :mod:`.queries` (steps,
 jobs, S3 reports), :mod:`.tables`, :mod:`.logs`, :mod:`.registry`, :mod:`.progress`
-(waiting), :mod:`.explain` (why an execution failed), :mod:`.graph` (the graph as data: layout and edge routes), :mod:`.plots`
+(waiting), :mod:`.explain` (why an execution failed), :mod:`.graph` (the graph as data: layout and edge
+routes), :mod:`.plots`
 (timeline, predictions) and :mod:`.draw` (the graph drawn).  This package re-exports
 their public names, so ``monitor.<name>`` is all a notebook needs.
 """

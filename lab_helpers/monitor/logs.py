@@ -32,7 +32,7 @@ def show_logs(sess, execution_arn, step_name, tail=SHOW_TAIL, full=False):
 
 
 def job_log_text(sess, step, tail=SHOW_TAIL):
-    """The last ``tail`` lines (all if None) of the log of a step's job, with a line saying how many were left out; None if it ran no job."""
+    """The last ``tail`` lines (all if None) of a step's job log, after a line saying how many are hidden."""
     job = job_of(step)
     if job is None:
         return None
