@@ -115,13 +115,20 @@ def check_mode(mode):
         chosen = config.resolve_mode(mode)
     except ValueError as exc:
         return None, Check("mode", FAIL, str(exc).split(".")[0], "export LAB_MODE=local  (or remote)")
+    return chosen, Check("mode", OK, f"{chosen} ({mode_source(mode)})")
+
+
+def mode_source(mode=None):
+    """Why the mode is what it is, in words a learner can act on."""
+    from . import config
+
     if mode:
-        source = "the argument"
-    elif os.environ.get("LAB_MODE"):
-        source = "LAB_MODE"
-    else:
-        source = "running in SageMaker Studio" if config.in_studio() else "not in SageMaker Studio, LAB_MODE unset"
-    return chosen, Check("mode", OK, f"{chosen} (from {source})")
+        return "chosen by the notebook's MODE or --mode"
+    if os.environ.get("LAB_MODE"):
+        return "set by LAB_MODE"
+    if config.in_studio():
+        return "the default in SageMaker Studio; LAB_MODE=local to run offline"
+    return "the default outside SageMaker Studio; LAB_MODE=remote to use your AWS account"
 
 
 # --------------------------------------------------------------------------------------

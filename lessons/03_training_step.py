@@ -218,8 +218,10 @@ print(response["PipelineArn"])
 # `start()` starts an execution and returns at once; `wait()` waits for it to end. In remote mode the job takes
 # 3–5 minutes, most of it starting an instance. In local mode the execution runs in a background process of the
 # kit, as SageMaker runs it in the cloud, and takes seconds. The job's log goes to CloudWatch Logs (offline: the
-# kit's copy of it); `lab_helpers.monitor.show_logs(sess, execution.arn, "Train")` prints it — each line
-# `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a tab, as CloudWatch shows it).
+# kit's copy of it); `lab_helpers.monitor.show_logs(sess, execution.arn, "Train")` prints its last lines
+# (`full=True`: all of it) — each line `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a
+# tab, as CloudWatch shows it). If the execution fails, `wait()` raises `WaiterError`; the cell catches it and
+# `lab_helpers.monitor.explain(execution)` prints each failed step's exact reason and the end of its log.
 
 # %%
 execution = pipeline.start()

@@ -207,6 +207,17 @@ monitor.show_logs(sess, ok_arn, "AbaloneTrain", tail=12)
 monitor.show_logs(sess, ok_arn, "AbaloneEval", tail=9)
 
 # %% [markdown]
+# `show_logs` prints the last lines by default and says how many it hid; `full=True` prints the whole log. For a
+# failed execution, `monitor.explain` puts each failed step's exact reason next to the end of its job's log:
+# what to read first when `wait()` raises `WaiterError`.
+
+# %% tags=["needs-aws"]
+if len(failed):
+    monitor.explain(failed.iloc[0], sess=sess)
+else:
+    print("No failed execution yet: notebook 06, section 5, makes one with MseThreshold = 0.5.")
+
+# %% [markdown]
 # In remote mode you can also open the job in the AWS console. This cell prints the links (it does nothing
 # offline).
 
