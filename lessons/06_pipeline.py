@@ -212,7 +212,7 @@ status = execution.describe()["PipelineExecutionStatus"]
 assert register is not None and register["StepStatus"] == "Succeeded", (
     f"The execution ended {status} and RegisterModel-RegisterModel did not succeed: "
     + (lab_helpers.monitor.failure_reason(register) if register else "it did not run (see explain above).")
-    + ' Start with parameters={"ModelApprovalStatus": "Approved"}: the value is case-sensitive.'
+    + ' → Fix: start with parameters={"ModelApprovalStatus": "Approved"}; the value is case-sensitive.'
 )
 package_arn = register["Metadata"]["RegisterModel"]["Arn"]
 package = sess.sagemaker_client.describe_model_package(ModelPackageName=package_arn)

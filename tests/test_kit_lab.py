@@ -70,6 +70,21 @@ def test_lab_dry_run_prepares_everything_and_starts_nothing(tmp_path, capsys, mo
     assert (venv / "share/jupyter/kernels/python3/kernel.json").is_file() and any(work.glob("00_*.ipynb"))
 
 
+def test_setup_lab_installs_the_lab_extra_once_per_pyproject(tmp_path, monkeypatch):
+    kit = _kit()
+    calls = []
+    monkeypatch.setattr(kit, "setup", lambda: calls.append("setup"))
+    monkeypatch.setattr(kit, "LAB_STAMP", tmp_path / ".kit-lab-installed")
+    monkeypatch.setattr(kit.subprocess, "run", lambda command, check: calls.append(command))
+    kit.setup_lab()
+    assert calls[0] == "setup" and calls[1][-2:] == ["-e", f"{kit.ROOT}[test,lab]"]
+    kit.setup_lab()
+    assert calls[2:] == ["setup"], "the second time nothing is installed"
+    kit.LAB_STAMP.write_text("an older pyproject.toml")
+    kit.setup_lab()
+    assert calls[-1][-1] == f"{kit.ROOT}[test,lab]"
+
+
 def test_jupyterlab_is_the_lab_extra_and_the_readme_starts_with_it():
     import tomllib
 
