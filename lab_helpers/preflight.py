@@ -115,8 +115,20 @@ def check_mode(mode):
         chosen = config.resolve_mode(mode)
     except ValueError as exc:
         return None, Check("mode", FAIL, str(exc).split(".")[0], "export LAB_MODE=local  (or remote)")
-    source = "argument" if mode else ("LAB_MODE" if os.environ.get("LAB_MODE") else "Studio detection")
-    return chosen, Check("mode", OK, f"{chosen} (from {source})")
+    return chosen, Check("mode", OK, f"{chosen} ({mode_source(mode)})")
+
+
+def mode_source(mode=None):
+    """Why the mode is what it is, in words a learner can act on."""
+    from . import config
+
+    if mode:
+        return "chosen by the notebook's MODE or --mode"
+    if os.environ.get("LAB_MODE"):
+        return "set by LAB_MODE"
+    if config.in_studio():
+        return "the default in SageMaker Studio; LAB_MODE=local to run offline"
+    return "the default outside SageMaker Studio; LAB_MODE=remote to use your AWS account"
 
 
 # --------------------------------------------------------------------------------------

@@ -82,7 +82,20 @@ def session(mode=None):
     chosen = config.resolve_mode(mode)
     sess = local_session() if chosen == "local" else remote_session()
     _restore_ipython_tracebacks()
+    _show_whole_cells()
     return sess
+
+
+def _show_whole_cells():
+    """In a notebook, let pandas tables show whole S3 URIs and failure reasons (not cut at 50 characters)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        import pandas as pd
+
+        pd.set_option("display.max_colwidth", None)
 
 
 def local_session(home=None, region=None):

@@ -17,13 +17,34 @@
 #
 # **What you will learn**
 #
+# - why ML teams put their training in a pipeline instead of a notebook;
 # - what the abalone pipeline does, step by step;
 # - the two modes the kit runs in — *remote* (your AWS account) and *local* (offline) — and the one switch between them;
 # - how to check your Python, SageMaker SDK and library versions, your region, role and bucket;
 # - what the lesson costs in remote mode, and where local mode keeps its files.
 #
-# **Prerequisites:** the kit installed (`python3 kit.py setup`, or the `environment.yml` image in SageMaker Studio).
+# **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop, or the `environment.yml` image in
+# SageMaker Studio).
 # **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
+
+# %% [markdown]
+# ## Why pipelines
+#
+# In a notebook, training a model is a sequence of cells someone runs by hand, in some order, with whatever data
+# and settings were around that day. A SageMaker pipeline writes that sequence down as a definition that
+# SageMaker runs for you:
+#
+# - **repeatable** — the same steps, in the same order, every time; what may change (the data, a threshold, an
+#   instance type) is a *parameter* of one execution;
+# - **automatic** — an execution can start without anyone at a keyboard: when new data lands in S3, or on a
+#   schedule (notebook 08);
+# - **gated** — a condition step lets only a model that is good enough reach the model registry;
+# - **traceable** — every execution, step, log, output and model version is kept, so you can say which data and
+#   code produced a model (notebook 07);
+# - **cheap to leave** — nothing runs between executions: you pay for the jobs, not for the pipeline.
+#
+# The notebooks build the pipeline one step at a time (03–05), assemble and run it (06), watch it (07) and
+# automate it (08).
 
 # %% [markdown]
 # ## The pipeline you build
@@ -203,6 +224,7 @@ else:
 #
 # ## Summary
 #
+# - A pipeline makes training repeatable, automatic, gated and traceable; you pay only for the jobs it runs.
 # - The lesson builds the abalone pipeline: preprocess → train → evaluate → condition → register, create model and
 #   batch transform — or fail.
 # - `lab_helpers.session(MODE or None)` is the one switch between remote and local mode; role, bucket and region come

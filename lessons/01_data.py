@@ -67,7 +67,7 @@ df = lab_helpers.data.load_abalone()
 df.shape
 
 # %% [markdown]
-# Each row is one animal: its sex (`M`, `F`, or `I` for infant), six measurements of its shell and body
+# Each row is one animal: its sex (`M`, `F`, or `I` for infant), seven measurements of its shell and body
 # (lengths in mm, weights in grams, both scaled down by 200 in this version of the data), and the number of
 # **rings** in its shell.
 
@@ -132,7 +132,8 @@ train, validation, test = preprocess.preprocess(df, random_state=42)
 len(train), len(validation), len(test)
 
 # %% [markdown]
-# Checkpoint: the three splits hold every row once, about 70 / 15 / 15, with `rings` as the first column.
+# Checkpoint: the three splits hold every row once, about 70 / 15 / 15, with `rings` as the first column, and
+# they are the pipeline's splits: the same rows in the same order as `random_state=42` gives.
 
 # %% tags=["nbval-check-output"]
 assert (len(train), len(validation), len(test)) == (2923, 627, 627), (
@@ -140,6 +141,11 @@ assert (len(train), len(validation), len(test)) == (2923, 627, 627), (
     "with the default ratios."
 )
 assert list(train.columns[:1]) == ["rings"], "rings must be the first column: XGBoost reads the label from there."
+pipeline_splits = preprocess.preprocess(df, random_state=42)
+assert all(mine.equals(theirs) for mine, theirs in zip((train, validation, test), pipeline_splits)), (
+    "The sizes are right but the rows differ from the pipeline's splits: pass random_state=42 (the seed the "
+    "pipeline uses); another seed shuffles the rows differently."
+)
 print("Splits OK:", list(train.columns))
 
 # %% [markdown]

@@ -34,6 +34,8 @@
 # %%
 import json
 
+from botocore.exceptions import WaiterError
+
 import lab_helpers
 
 # %% [markdown]
@@ -121,13 +123,19 @@ xgb_train.set_hyperparameters(
 xgb_train.hyperparameters()
 
 # %% [markdown]
-# Checkpoint: the hyperparameters match the table.
+# Checkpoint: the hyperparameters match the table. SageMaker sends every hyperparameter to the job as a string,
+# so `num_round="50"` is as right as `num_round=50`; the check compares the values as SageMaker sends them.
 
 # %%
 expected = {"objective": "reg:squarederror", "num_round": 50, "max_depth": 5, "eta": 0.2, "subsample": 0.7}
 got = xgb_train.hyperparameters()
 assert got.get("objective") != "reg:linear", "reg:linear is deprecated: use objective='reg:squarederror'."
-assert got == expected, f"Expected hyperparameters {expected}, got {got}: fix the set_hyperparameters call."
+missing = sorted(set(expected) - set(got))
+assert not missing, f"Missing hyperparameters {missing}: set all five from the table."
+extra = sorted(set(got) - set(expected))
+assert not extra, f"Unexpected hyperparameters {extra}: set only the five from the table (check the spelling)."
+wrong = {k: got[k] for k in expected if str(got[k]).strip() != str(expected[k])}
+assert not wrong, f"These values differ from the table: {wrong}; expected {({k: expected[k] for k in wrong})}."
 print("Hyperparameters OK")
 
 # %% [markdown]
@@ -210,12 +218,17 @@ print(response["PipelineArn"])
 # `start()` starts an execution and returns at once; `wait()` waits for it to end. In remote mode the job takes
 # 3–5 minutes, most of it starting an instance. In local mode the execution runs in a background process of the
 # kit, as SageMaker runs it in the cloud, and takes seconds. The job's log goes to CloudWatch Logs (offline: the
-# kit's copy of it); `lab_helpers.monitor.show_logs(sess, execution.arn, "Train")` prints it — each line
-# `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a tab, as CloudWatch shows it).
+# kit's copy of it); `lab_helpers.monitor.show_logs(sess, execution.arn, "Train")` prints its last lines
+# (`full=True`: all of it) — each line `[n] train-rmse … validation-rmse …` is one boosting round (`#011` is a
+# tab, as CloudWatch shows it). If the execution fails, `wait()` raises `WaiterError`; the cell catches it and
+# `lab_helpers.monitor.explain(execution)` prints each failed step's exact reason and the end of its log.
 
 # %%
 execution = pipeline.start()
-execution.wait(delay=30, max_attempts=60)
+try:
+    execution.wait(delay=30, max_attempts=60)
+except WaiterError:  # the execution failed: show each failed step's exact reason and the end of its log
+    lab_helpers.monitor.explain(execution)
 print("status:", execution.describe()["PipelineExecutionStatus"])
 
 # %% [markdown]

@@ -35,6 +35,8 @@
 # %%
 import json
 
+from botocore.exceptions import WaiterError
+
 import lab_helpers
 
 # %% [markdown]
@@ -166,13 +168,16 @@ model_definition["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
 # %% [markdown]
 # ## 5. Run Train → CreateModel
 #
-# You create (or update) the pipeline and run it. In local mode the training log prints again; the model step
-# that follows takes a fraction of a second.
+# You create (or update) the pipeline and run it. If it fails, `lab_helpers.monitor.explain` prints each failed
+# step's exact reason and the last lines of its job's log. The model step after training takes a fraction of a second.
 
 # %%
 pipeline.upsert(role_arn=role)
 execution = pipeline.start()
-execution.wait(delay=30, max_attempts=60)
+try:
+    execution.wait(delay=30, max_attempts=60)
+except WaiterError:  # the execution failed: show each failed step's exact reason and the end of its log
+    lab_helpers.monitor.explain(execution)
 print("status:", execution.describe()["PipelineExecutionStatus"])
 
 # %% [markdown]

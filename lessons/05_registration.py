@@ -39,6 +39,8 @@
 # %%
 import json
 
+from botocore.exceptions import WaiterError
+
 import lab_helpers
 
 # %% [markdown]
@@ -269,7 +271,10 @@ assert "ModelMetrics" in register_def["Arguments"], "Pass model_metrics=model_me
 outline = lab_helpers.pipelines.outline_pipeline(sess)
 outline.upsert(role_arn=role)
 execution = outline.start()
-execution.wait()
+try:
+    execution.wait()
+except WaiterError:  # the execution failed: show each failed step's exact reason and the end of its log
+    lab_helpers.monitor.explain(execution)
 print("Execution status:", execution.describe()["PipelineExecutionStatus"])
 
 # %% [markdown]

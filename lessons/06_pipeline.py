@@ -28,8 +28,8 @@
 #
 # **Prerequisites:** notebooks 03–05. **Time:** about 30 minutes; in remote mode add about 40 minutes of
 # waiting for three executions. **Cost:** local mode is free. Remote mode runs the outline's pipeline (one
-# training job, about $0.01) and the abalone pipeline twice (four jobs on ml.m5.xlarge, about $0.06, then three
-# jobs, about $0.04): about $0.12 in total.
+# training job, about \$0.01) and the abalone pipeline twice (four jobs on ml.m5.xlarge, about \$0.06, then three
+# jobs, about \$0.04): about \$0.12 in total.
 
 # %% [markdown]
 # ## Setup
@@ -179,11 +179,16 @@ print(described["PipelineExecutionDisplayName"], described["PipelineExecutionSta
 
 # %% [markdown]
 # The status is `Executing` now: in remote mode the jobs run in your account for a few minutes, offline the
-# kit runs them in a background process for a few seconds. `wait()` blocks until the execution ends (and
-# raises `WaiterError` if it fails). Interrupting `wait()` stops the waiting, not the execution.
+# kit runs them in a background process for a few seconds. `wait()` blocks until the execution ends, and
+# raises `WaiterError` if it fails; the error says only that the waiter saw "Failed". So you catch it and call
+# `lab_helpers.monitor.explain(execution)`, which prints each failed step with the engine's exact reason and
+# the last lines of its job's log. Interrupting `wait()` stops the waiting, not the execution.
 
 # %%
-execution.wait(delay=30, max_attempts=60)
+try:
+    execution.wait(delay=30, max_attempts=60)
+except WaiterError:
+    lab_helpers.monitor.explain(execution)
 print(execution.describe()["PipelineExecutionStatus"])
 
 # %% [markdown]
@@ -198,14 +203,24 @@ for step in reversed(execution.list_steps()):
 
 # %% [markdown]
 # Checkpoint: the execution succeeded, and the override reached the registry: the new version is approved.
+# If the registration failed, the message repeats the engine's reason (a wrong approval status is the usual one).
 
 # %% tags=["needs-aws"]
 steps = {step["StepName"]: step for step in execution.list_steps()}
-package_arn = steps["RegisterModel-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+register = steps.get("RegisterModel-RegisterModel")
+status = execution.describe()["PipelineExecutionStatus"]
+assert register is not None and register["StepStatus"] == "Succeeded", (
+    f"The execution ended {status} and RegisterModel-RegisterModel did not succeed: "
+    + (lab_helpers.monitor.failure_reason(register) if register else "it did not run (see explain above).")
+    + ' → Fix: start with parameters={"ModelApprovalStatus": "Approved"}; the value is case-sensitive.'
+)
+package_arn = register["Metadata"]["RegisterModel"]["Arn"]
 package = sess.sagemaker_client.describe_model_package(ModelPackageName=package_arn)
 print(package_arn, package["ModelApprovalStatus"])
-assert execution.describe()["PipelineExecutionStatus"] == "Succeeded", "The execution failed: read the step list above."
-assert package["ModelApprovalStatus"] == "Approved", 'Start with parameters={"ModelApprovalStatus": "Approved"}.'
+assert status == "Succeeded", "The execution failed: read lab_helpers.monitor.explain(execution) above."
+assert package["ModelApprovalStatus"] == "Approved", (
+    f'The new version is {package["ModelApprovalStatus"]}: start with parameters={{"ModelApprovalStatus": "Approved"}}.'
+)
 
 # %% [markdown]
 # ## 3. The full abalone pipeline
@@ -276,7 +291,10 @@ print(json.dumps(cond_step["Arguments"]["Conditions"], indent=1))
 # %%
 abalone.upsert(role_arn=role)
 run_ok = abalone.start()
-run_ok.wait(delay=30, max_attempts=120)
+try:
+    run_ok.wait(delay=30, max_attempts=120)
+except WaiterError:
+    lab_helpers.monitor.explain(run_ok)
 print("Status:", run_ok.describe()["PipelineExecutionStatus"])
 
 # %% [markdown]
@@ -299,8 +317,9 @@ print({name: round(value, 3) for name, value in summary["metrics"].items()})
 
 # %% tags=["needs-aws"]
 ok_steps = {step["StepName"]: step for step in run_ok.list_steps()}
-assert summary["status"] == "Succeeded", f"The execution ended {summary['status']}: read the step list above."
-assert ok_steps["AbaloneMSECond"]["Metadata"]["Condition"]["Outcome"] == "True"
+assert summary["status"] == "Succeeded", f"The execution ended {summary['status']}: read explain's output above."
+outcome = ok_steps.get("AbaloneMSECond", {}).get("Metadata", {}).get("Condition", {}).get("Outcome")
+assert outcome == "True", f"The condition's outcome was {outcome}: run this execution with the default MseThreshold."
 assert "AbaloneTransform" in ok_steps and "AbaloneMSEFail" not in ok_steps
 print("Checkpoint passed: test MSE", round(summary["metrics"]["mse"], 3), "<= 6.0")
 
@@ -320,20 +339,21 @@ print(run_fail.arn)
 # %% [markdown]
 # ## 6. A failed execution
 #
-# `wait()` raises `WaiterError` when an execution ends Failed, as it does against AWS. You catch it and look
-# at the status and the step list.
+# `wait()` raises `WaiterError` when an execution ends Failed, as it does against AWS. The error itself says
+# little, so you catch it, print its first line, and let `monitor.explain` say which step failed and why.
 
 # %%
 try:
     run_fail.wait(delay=30, max_attempts=120)
 except WaiterError as error:
-    print("wait() raised WaiterError:", str(error)[:110])
+    print("wait() raised WaiterError:", str(error).splitlines()[0][:100])
+    lab_helpers.monitor.explain(run_fail)
 described = run_fail.describe()
 print("Status:", described["PipelineExecutionStatus"], "·", described.get("FailureReason"))
 
 # %% [markdown]
 # The execution's reason is generic ("one or multiple steps failed"). The `FailStep`'s own message, with the
-# MSE and the threshold filled in, is in its step entry.
+# MSE and the threshold filled in, is in its step entry — which is where `explain` found it.
 
 # %%
 fail_steps = {step["StepName"]: step for step in reversed(run_fail.list_steps())}
@@ -347,8 +367,11 @@ for name, step in fail_steps.items():
 assert described["PipelineExecutionStatus"] == "Failed", (
     "Expected a Failed execution: start it with parameters={'MseThreshold': FAIL_THRESHOLD}."
 )
-assert fail_steps["AbaloneMSECond"]["Metadata"]["Condition"]["Outcome"] == "False"
-print("Fail message:", fail_steps["AbaloneMSEFail"]["Metadata"]["Fail"]["ErrorMessage"])
+outcome = fail_steps.get("AbaloneMSECond", {}).get("Metadata", {}).get("Condition", {}).get("Outcome")
+assert outcome == "False", (
+    f"The condition's outcome was {outcome}, so the execution failed elsewhere: read explain's output above."
+)
+print("Fail message:", lab_helpers.monitor.failure_reason(fail_steps["AbaloneMSEFail"]))
 
 # %% [markdown]
 # ## Clean up
@@ -365,7 +388,8 @@ print("Fail message:", fail_steps["AbaloneMSEFail"]["Metadata"]["Fail"]["ErrorMe
 # - `start(parameters={...})` changes one execution; the pipeline keeps its defaults.
 # - The abalone pipeline evaluates its model, and a `ConditionStep` reads the report (`PropertyFile` +
 #   `JsonGet`) to choose between registering and using the model, or a `FailStep`.
-# - A failed execution makes `wait()` raise `WaiterError`; the `FailStep`'s message is in `list_steps()`.
+# - A failed execution makes `wait()` raise `WaiterError`; `lab_helpers.monitor.explain(execution)` prints each
+#   failed step's exact reason (the `FailStep`'s message is in `list_steps()`) and the end of its job's log.
 #
 # **Next:** [07 · Monitoring pipeline executions](07_monitoring.ipynb) — you look at these executions the way
 # Studio shows them: the graph, the timeline, the logs, the artifacts and the metrics.

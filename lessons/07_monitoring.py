@@ -207,6 +207,17 @@ monitor.show_logs(sess, ok_arn, "AbaloneTrain", tail=12)
 monitor.show_logs(sess, ok_arn, "AbaloneEval", tail=9)
 
 # %% [markdown]
+# `show_logs` prints the last lines by default and says how many it hid; `full=True` prints the whole log. For a
+# failed execution, `monitor.explain` puts each failed step's exact reason next to the end of its job's log:
+# what to read first when `wait()` raises `WaiterError`.
+
+# %% tags=["needs-aws"]
+if len(failed):
+    monitor.explain(failed.iloc[0], sess=sess)
+else:
+    print("No failed execution yet: notebook 06, section 5, makes one with MseThreshold = 0.5.")
+
+# %% [markdown]
 # In remote mode you can also open the job in the AWS console. This cell prints the links (it does nothing
 # offline).
 
@@ -316,5 +327,6 @@ registry[["version", "approval", "mse", "description"]].head(3)
 #   same facts; the kit's `monitor` functions tabulate and draw them.
 # - Judge a model from its report *and* its predictions, then approve its version in the registry.
 #
-# **Next:** notebook 08 (optional) starts the pipeline automatically when new data arrives in S3;
+# **Next:** [08 · Automating the pipeline](08_automation.ipynb) (optional) starts the pipeline automatically when
+# new data arrives in S3;
 # [09 · Cleaning up](09_cleanup.ipynb) deletes what the lesson created.

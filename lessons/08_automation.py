@@ -108,7 +108,8 @@ print(pipeline.name, "· InputData default:", input_data.default_value)
 # ## 3. What to watch, and where it all lives
 #
 # A `TriggerSpec` names the bucket, the prefix and suffix to watch, and the pipeline; every resource name
-# derives from it. `where` asks STS for the account and takes the region from the session: nothing
+# derives from it. The prefix ends in `/`: it names a folder, so `incoming-old/` is not under it.
+# `where` asks STS for the account and takes the region from the session: nothing
 # account-specific is typed in (the outline's policy had an account id and a bucket typed by hand).
 
 # %%
@@ -218,6 +219,16 @@ for key in [f"{spec.prefix}abalone 2024+new.csv", f"{spec.prefix}notes.txt", "pi
     handler_says = lambda_function.skip_reason({"key": key, "event": "ObjectCreated:Put", "size": 1}, config) is None
     assert should_start(key, spec.prefix, spec.suffix) == handler_says, f"should_start({key!r}) is wrong."
     print(f"{key:45} {'start' if handler_says else 'skip'}")
+# A folder marker must be skipped even when any suffix is accepted, and a prefix matches whole folders only.
+assert not should_start(f"{spec.prefix}archive/", spec.prefix, ""), (
+    f"should_start({spec.prefix + 'archive/'!r}, suffix='') is True: a key ending in '/' is a folder marker; "
+    "return False for it (and not key.endswith('/'))."
+)
+sibling = spec.prefix.rstrip("/") + "-old/abalone.csv"
+assert not should_start(sibling, spec.prefix, spec.suffix), (
+    f"should_start({sibling!r}) is True: compare with the whole prefix, trailing '/' included "
+    f"(key.startswith({spec.prefix!r})), so a sibling folder does not match."
+)
 
 # %% [markdown]
 # ## 7. Set it up

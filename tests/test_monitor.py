@@ -277,10 +277,29 @@ def test_plot_timeline_draws_one_bar_per_step(sess, good, bad):
 def test_show_logs_prints_and_returns_the_jobs_log(sess, good, capsys):
     text = monitor.show_logs(sess, good, "AbaloneTrain", tail=5)
     assert capsys.readouterr().out.strip() == text
-    lines = text.splitlines()
+    hint, *lines = text.splitlines()
+    assert "earlier lines hidden" in hint and "full=True" in hint
     assert len(lines) == 5 and all("validation-rmse" in line for line in lines)
     everything = monitor.show_logs(sess, good, "AbaloneTrain", tail=None)
-    assert len(everything.splitlines()) > 5 and everything.endswith(text)
+    assert len(everything.splitlines()) > 5 and everything.endswith("\n".join(lines))
+    assert "hidden" not in everything
+
+
+def test_show_logs_is_collapsed_by_default_with_a_switch_for_the_full_log(sess, good):
+    short = monitor.show_logs(sess, good, "AbaloneTrain")
+    full = monitor.show_logs(sess, good, "AbaloneTrain", full=True)
+    assert len(short.splitlines()) == monitor.logs.SHOW_TAIL + 1
+    assert len(full.splitlines()) > len(short.splitlines()) and "hidden" not in full
+
+
+def test_explain_names_each_failed_step_and_its_exact_reason(sess, good, bad, capsys):
+    text = monitor.explain(bad, sess=sess)
+    assert capsys.readouterr().out.strip() == text
+    assert ": Failed" in text.splitlines()[0]
+    failed = [line for line in text.splitlines() if line.startswith("✗")]
+    assert len(failed) == 1 and failed[0].startswith("✗ AbaloneMSEFail (Failed): ")
+    assert "MSE" in failed[0] and "0.5" in failed[0]  # the FailStep's own message, values filled in
+    assert "No step failed." in monitor.explain(good, sess=sess)
     assert "[evaluate]" in monitor.show_logs(sess, good, "AbaloneEval")
     assert "records" in monitor.show_logs(sess, good, "AbaloneTransform")
 

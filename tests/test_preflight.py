@@ -308,3 +308,18 @@ def test_permission_checks_are_question_marks_when_the_caller_may_not_simulate()
     assert "AccessDenied" in checks[0].detail
     assert preflight.exit_code(checks) == 0
     assert "✗" not in preflight.format_checks(checks)
+
+
+def test_mode_line_says_why_in_words(monkeypatch):
+    from lab_helpers import config, preflight
+
+    monkeypatch.delenv("LAB_MODE", raising=False)
+    monkeypatch.setattr(config, "in_studio", lambda: False)
+    chosen, check = preflight.check_mode(None)
+    assert chosen == "local" and "detection" not in check.detail
+    assert check.detail == "local (the default outside SageMaker Studio; LAB_MODE=remote to use your AWS account)"
+    monkeypatch.setattr(config, "in_studio", lambda: True)
+    assert "the default in SageMaker Studio" in preflight.check_mode(None)[1].detail
+    monkeypatch.setenv("LAB_MODE", "local")
+    assert preflight.check_mode(None)[1].detail == "local (set by LAB_MODE)"
+    assert preflight.check_mode("remote")[1].detail == "remote (chosen by the notebook's MODE or --mode)"

@@ -16,7 +16,9 @@ def _norm(req):
 
 def test_environment_yml_agrees_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"test", "lab"}, f"environment.yml lists every extra; new extras: {set(extras)}"
+    wanted = {_norm(r) for r in project["dependencies"] + extras["test"] + extras["lab"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     listed = {_norm(r) for r in pip_section}

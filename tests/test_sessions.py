@@ -273,3 +273,19 @@ def test_lab_role_arn_and_lab_bucket_are_used_in_remote_mode(moto_account, monke
     assert not hasattr(sess, "cloud")  # a real PipelineSession, not the local one
     assert no_network == []
     assert sessions.mode_of(sess) == "remote"
+
+
+def test_notebook_tables_show_whole_cells(monkeypatch):
+    """In a notebook, pandas shows whole S3 URIs and failure reasons; outside one, the option is left alone."""
+    import IPython
+    import pandas as pd
+
+    from lab_helpers import sessions
+
+    with pd.option_context("display.max_colwidth", 50):
+        monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+        sessions._show_whole_cells()
+        assert pd.get_option("display.max_colwidth") == 50
+        monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+        sessions._show_whole_cells()
+        assert pd.get_option("display.max_colwidth") is None
