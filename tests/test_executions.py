@@ -294,6 +294,30 @@ def test_an_expired_cache_entry_misses(sess, sm, role, scripts):
     assert exec_id(source) in job_arn(second)
 
 
+def test_a_cache_hit_does_not_renew_the_entry(sess, role, scripts):
+    """ExpireAfter counts from the run that really ran the step, not from a later hit on it."""
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.steps import CacheConfig, ProcessingStep
+
+    step = ProcessingStep(name="D", cache_config=CacheConfig(enable_caching=True, expire_after="PT3S"),
+                          step_args=processor(sess, role).run(code=scripts["D"]))
+    pipeline = Pipeline(name="ExNoRenew", steps=[step], sagemaker_session=sess)
+    pipeline.upsert(role_arn=role)
+    first = steps_of(succeeded(pipeline.start()))["D"]
+    ran_at = first["EndTime"].timestamp()
+    while time.time() < ran_at + 1.2:
+        time.sleep(0.05)
+    hit = steps_of(succeeded(pipeline.start()))["D"]
+    assert job_arn(hit) == job_arn(first) and "CacheHitResult" in hit
+    assert hit["EndTime"].timestamp() < ran_at + 3 - 0.5, "the hit came too late for this test to mean anything"
+    while time.time() < ran_at + 3.5:
+        time.sleep(0.05)
+    third = steps_of(succeeded(pipeline.start()))["D"]  # the hit is 2 s old, the run it reused 3.5 s
+    assert "CacheHitResult" not in third
+    assert job_arn(third) != job_arn(first)
+    assert "CacheEntryTime" not in third  # kept for the engine, not shown
+
+
 def test_a_malformed_expire_after_is_refused_when_the_pipeline_is_created(sess, sm, role, scripts):
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep
