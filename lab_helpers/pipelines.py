@@ -50,11 +50,14 @@ def abalone_pipeline(
     batch_data=None,
     mse_threshold=6.0,
     hyperparameters=None,
+    cache_config=None,
 ):
     """Build the full abalone pipeline (not yet created in SageMaker: call ``upsert``).
 
     ``input_data``/``batch_data`` are the S3 URIs the parameters default to; by default the
-    kit's copies uploaded by :func:`lab_helpers.data.upload_abalone`.
+    kit's copies uploaded by :func:`lab_helpers.data.upload_abalone`.  ``cache_config`` (a
+    ``sagemaker.workflow.steps.CacheConfig``) is given to every cacheable step (processing,
+    training, transform); by default none, which is the lesson's definition.
     """
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
@@ -109,6 +112,7 @@ def abalone_pipeline(
     )
     step_process = ProcessingStep(
         name="AbaloneProcess",
+        cache_config=cache_config,
         step_args=sklearn_processor.run(
             inputs=[ProcessingInput(source=input_data_param, destination="/opt/ml/processing/input")],
             outputs=[
@@ -137,6 +141,7 @@ def abalone_pipeline(
     outputs = step_process.properties.ProcessingOutputConfig.Outputs
     step_train = TrainingStep(
         name="AbaloneTrain",
+        cache_config=cache_config,
         step_args=xgb_train.fit(inputs={
             "train": TrainingInput(s3_data=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
             "validation": TrainingInput(s3_data=outputs["validation"].S3Output.S3Uri, content_type="text/csv"),
@@ -157,6 +162,7 @@ def abalone_pipeline(
     evaluation_uri = run_output("AbaloneEval", "evaluation")
     step_eval = ProcessingStep(
         name="AbaloneEval",
+        cache_config=cache_config,
         step_args=script_eval.run(
             inputs=[
                 ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -202,6 +208,7 @@ def abalone_pipeline(
     )
     step_transform = TransformStep(
         name="AbaloneTransform",
+        cache_config=cache_config,
         step_args=transformer.transform(data=batch_data_param, content_type="text/csv", split_type="Line"),
     )
     mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")

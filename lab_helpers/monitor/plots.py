@@ -38,8 +38,8 @@ def darker(color, factor=0.6):
 def plot_timeline(sess, execution_arn):
     """A Gantt chart of an execution: one bar per step from its start to its end, coloured by status.
 
-    Bars that overlap ran at the same time (AWS runs independent steps in parallel; local
-    mode runs one at a time).  Each bar is labelled with the step's duration; a step still
+    Bars that overlap ran at the same time (independent steps run in parallel, in AWS and in
+    local mode).  Each bar is labelled with the step's duration; a step still
     running is drawn up to now.  Returns the matplotlib Figure.
     """
     arn = arn_of(execution_arn)

@@ -20,14 +20,23 @@ Every kind of job goes through one lifecycle (:meth:`Runtime.run`): recorded ``I
 its container laid out (:mod:`.containers`), its process run (:mod:`.launch`), its outputs
 uploaded, and ``Completed``, ``Failed`` (with a FailureReason) or ``Stopped``.
 
+For rehearsing retry policies, a fault-injection switch: ``LAB_FAIL_JOBS="<fragment>:<count>"`` (in the
+environment of the process that starts the execution, which its runner inherits) makes the first
+``count`` jobs whose name contains ``fragment`` (case-insensitive; a pipeline's job names contain the
+step's name) fail with an ``InternalServerError`` reason before their process starts - what a
+``SageMaker.JOB_INTERNAL_ERROR`` retry policy retries.  Counted per process (one execution's runner);
+several switches are separated by commas.  Unset, nothing is injected.
+
 Differences from AWS: one instance only (``InstanceCount`` > 1 runs once), instance types
 are not emulated, ``Pipe``/``FastFile`` input modes behave like ``File``; without the sandbox a
 subprocess that a job script starts does not see the path overlay (except a Python process that a
 script-mode job starts: see :mod:`.childsite`).
 """
 
+import os
 import re
 import shutil
+import threading
 import time
 
 from ...shapes import JOB_KINDS
@@ -41,6 +50,29 @@ from .staging import JobFailed, Staging
 __all__ = ["JobStopped", "Runtime"]
 
 _JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+#: the environment variable of the fault-injection switch (see the module's docstring)
+FAIL_JOBS_VARIABLE = "LAB_FAIL_JOBS"
+_injected = {}  # fragment -> failures injected so far in this process
+_injected_lock = threading.Lock()
+
+
+def injected_failure(job_name):
+    """The InternalServerError reason ``LAB_FAIL_JOBS`` injects for this job, or None (counts the injection)."""
+    setting = os.environ.get(FAIL_JOBS_VARIABLE, "").strip()
+    for item in filter(None, (part.strip() for part in setting.split(","))):
+        fragment, _, count = item.rpartition(":")
+        if not fragment or not count.isdigit():
+            raise ValueError(f"{FAIL_JOBS_VARIABLE}={setting!r}: expected '<job name fragment>:<count>'")
+        if fragment.lower() not in job_name.lower():
+            continue
+        with _injected_lock:
+            done = _injected.get(fragment.lower(), 0)
+            if done >= int(count):
+                return None
+            _injected[fragment.lower()] = done + 1
+        return (f"InternalServerError: failure {done + 1} of {count} injected by {FAIL_JOBS_VARIABLE}={setting} "
+                "(the kit's switch for rehearsing retry policies); the job did not start.")
+    return None
 
 
 class Runtime:
@@ -120,6 +152,9 @@ class Runtime:
         job_dir = self._prepare_dir(name)
         stream = f"{name}/{kind.stream_host}-{int(now)}"
         try:
+            injected = injected_failure(name)
+            if injected:
+                raise JobFailed(injected)
             spec = container.prepare(name, request, job_dir)
             self._contain(spec, job_dir, confined)
             code, lines = self.launcher.run(job_dir, spec, kind.log_group, stream, should_stop)

@@ -266,6 +266,7 @@ class Engine:
     def find_cached_step(self, pipeline_arn, step_name, key, expire_seconds, current_arn):
         """The newest successful run of ``step_name`` in this pipeline with cache ``key``, still valid.
 
+        A record that was itself a cache hit is as old as the run it reused (``CacheEntryTime``).
         Returns ``(step record, ARN of the execution that really ran it)`` or None.
         """
         oldest = time.time() - expire_seconds if expire_seconds is not None else None
@@ -276,7 +277,7 @@ class Engine:
             record = self.store.get("step", f"{arn}#{step_name}")
             if not record or record.get("StepStatus") != "Succeeded" or record.get("CacheKey") != key:
                 continue
-            if oldest is not None and float(record.get("EndTime", 0)) < oldest:
+            if oldest is not None and float(record.get("CacheEntryTime", record.get("EndTime", 0))) < oldest:
                 continue
             return record, (record.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn", arn)
         return None

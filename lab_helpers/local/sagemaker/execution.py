@@ -29,7 +29,7 @@ from .validation import check_request
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
 #: fields of a step's record that ListPipelineExecutionSteps does not show
-HIDDEN_STEP_FIELDS = ("Order", "CacheKey", "Properties")
+HIDDEN_STEP_FIELDS = ("Order", "CacheKey", "CacheEntryTime", "Properties")
 
 
 class ExecutionStopped(Exception):
@@ -202,7 +202,9 @@ class Execution:
         record, source = found
         self.scope.properties[step["Name"]] = record.get("Properties") or {}
         self.runtime.echo(f"── step {step['Name']}: cache hit, reusing its run in execution {source.rsplit('/', 1)[-1]}")
-        fields = {"CacheKey": key, "CacheHitResult": {"SourcePipelineExecutionArn": source}}
+        # a hit does not renew the entry: ExpireAfter counts from the run that really ran the step
+        fields = {"CacheKey": key, "CacheHitResult": {"SourcePipelineExecutionArn": source},
+                  "CacheEntryTime": record.get("CacheEntryTime", record.get("EndTime"))}
         return record.get("Metadata") or {}, None, fields
 
     # -- selective execution -------------------------------------------------------------------
