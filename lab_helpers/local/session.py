@@ -60,11 +60,11 @@ def _make_sdk_default(boto_session):
 
 
 #: How often ``execution.wait()`` polls a local execution (AWS's default is every 30 s).
-LOCAL_WAIT_DELAY = 0.2
+LOCAL_WAIT_DELAY = 0.05
 
 
 def _poll_local_executions_often():
-    """Make ``_PipelineExecution.wait`` poll a local execution every 0.2 s instead of every 30 s.
+    """Make ``_PipelineExecution.wait`` poll a local execution every 0.05 s instead of every 30 s.
 
     The SDK's waiter polls ``DescribePipelineExecution`` every ``delay`` seconds; for a pipeline that
     runs in seconds offline, 30 s would be most of the wait.  For local sessions the kit keeps the

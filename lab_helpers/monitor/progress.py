@@ -9,7 +9,7 @@ from .common import arn_of, as_datetime, client, fmt_duration, last_part, second
 from .queries import describe_job, job_of, list_steps
 
 #: How often to look at an execution: local executions change within seconds.
-LOCAL_POLL_SECONDS, REMOTE_POLL_SECONDS = 0.3, 10
+LOCAL_POLL_SECONDS, REMOTE_POLL_SECONDS = 0.1, 10
 
 
 def wait_with_progress(execution, poll_seconds=None, out=None, sess=None):

@@ -88,7 +88,9 @@ def serve(preload=PRELOAD):
     """Import the job libraries (and ``preload``) once, then fork a child per request until stdin closes."""
     for name in preload:
         try:
-            __import__(name)
+            module = importlib.import_module(name)
+            if callable(getattr(module, "preload", None)):  # a module may warm its own caches
+                module.preload()
         except Exception:  # noqa: BLE001 - a missing optional library only makes that job slower
             pass
     _send({"ready": True, "pid": os.getpid()})

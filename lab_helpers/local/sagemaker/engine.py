@@ -91,7 +91,8 @@ class Engine:
         self.lock_dir = self.home / "locks"
         self.log_dir = self.home / "executions"
         if forkclient.enabled():  # runners fork warm from the fork server, with the engine already imported
-            forkclient.shared().also_preload("lab_helpers.local.cloud", RUNNER_MODULE)
+            forkclient.shared().also_preload("lab_helpers.local.cloud", "lab_helpers.local.sagemaker.validation",
+                                             RUNNER_MODULE)
 
     def _lock_path(self, arn):
         return self.lock_dir / (arn.rsplit("/", 1)[-1] + ".lock")

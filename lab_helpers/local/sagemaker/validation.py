@@ -39,6 +39,11 @@ def _service_model():
     return botocore.session.get_session().get_service_model("sagemaker")
 
 
+def preload():
+    """Load the service model now (the fork server calls this, so a runner forked from it has it loaded)."""
+    _service_model()
+
+
 @functools.lru_cache(maxsize=256)
 def _regex(pattern):
     try:
