@@ -606,3 +606,19 @@ def test_a_bucket_folder_that_links_out_is_not_a_bucket(sess, home, outside):
     _denied(lambda: s3.get_object(Bucket="linked-out-bucket", Key="secret.txt"))
     _denied(lambda: s3.put_object(Bucket="linked-out-bucket", Key="written.txt", Body=b"x"))
     assert host_files(outside) == ["secret.txt"]
+
+
+def test_a_code_location_on_this_machine_is_refused(tmp_path):
+    """sagemaker_submit_directory=file://<host folder> would copy any host folder into a job: refused."""
+    from lab_helpers.local.jobs.containers import stage_code
+    from lab_helpers.local.jobs.staging import JobFailed
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("not for jobs")
+    ml = tmp_path / "job" / "opt" / "ml"
+    ml.mkdir(parents=True)
+    with pytest.raises(JobFailed) as caught:
+        stage_code(None, f"file://{secret}", ml)
+    assert "is a path on this machine" in str(caught.value) and "s3://" in str(caught.value)
+    assert not (ml / "code").exists()

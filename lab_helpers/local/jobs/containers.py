@@ -88,10 +88,12 @@ def local_folder(root, local, what):
 
 
 def stage_code(staging, source, ml):
-    """Unpack the code an s3://, file:// or /opt/ml/... location names into /opt/ml/code."""
-    if source.startswith("file://"):
-        source = source[len("file://"):]
-    elif source.startswith("/"):
+    """Unpack the code an s3:// or /opt/ml/... location names into /opt/ml/code."""
+    if source.startswith("file://"):  # a SageMaker job reads its code from S3 only; a host path is not for a job
+        raise JobFailed(f"ClientError: the code location '{source}' is a path on this machine. A SageMaker job reads "
+                        "its code from S3: give an s3:// URI (the SDK uploads source_dir for you with a PipelineSession "
+                        "or the kit's local session).")
+    if source.startswith("/"):
         source = str(_container_path(ml, source))
     elif not source.startswith("s3://"):
         raise JobFailed(f"ClientError: the code location '{source}' is neither an s3:// URI nor a path.")
