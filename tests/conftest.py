@@ -135,3 +135,12 @@ def runner_pid(home, arn):
             return pid
         assert time.monotonic() < deadline, f"no runner recorded for {arn}"
         time.sleep(0.05)
+
+
+def offline_module():
+    """A module-scoped fixture's body: no host lookup or connection while the module runs (yields the attempts)."""
+    patch = pytest.MonkeyPatch()
+    attempts = refuse_network(patch)
+    yield attempts
+    patch.undo()
+    assert attempts == [], f"a network connection was attempted: {attempts}"

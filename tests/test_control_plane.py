@@ -22,8 +22,8 @@ import textwrap
 import time
 
 import pytest
-from conftest import child_env as make_child_env
-from conftest import finished, plain, refuse_network, run_child, runner_pid, wait_for_arn
+from conftest import child_env as make_child_env, offline_module
+from conftest import finished, plain, run_child, runner_pid, wait_for_arn
 from botocore.exceptions import ClientError, WaiterError
 
 PY = sys.executable
@@ -51,14 +51,8 @@ WAIT_SCRIPT = textwrap.dedent("""
 # ----------------------------------------------------------------------------- set-up
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network():
-    """Nothing in this process may resolve a host name or open a connection (local mode is offline)."""
-    patch = pytest.MonkeyPatch()
-    attempts = refuse_network(patch)
-    yield attempts
-    patch.undo()
-    assert attempts == [], f"a network connection was attempted: {attempts}"
+#: nothing in this module may resolve a host name or open a connection (local mode is offline)
+no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import child_env, finished, plain, refuse_network, run_child
+from conftest import child_env, finished, offline_module, plain, run_child
 from botocore.exceptions import ClientError
 
 PY = sys.executable
@@ -21,15 +21,8 @@ PY = sys.executable
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network():
-    """Nothing in this process may resolve a host name or open a connection: not the SDK's telemetry
-    either, which a plain ``sagemaker.Session()`` (the outline's ``Pipeline`` makes one) would send."""
-    patch = pytest.MonkeyPatch()
-    attempts = refuse_network(patch)
-    yield attempts
-    patch.undo()
-    assert attempts == [], f"a network connection was attempted: {attempts}"
+#: nothing in this module may resolve a host name or open a connection (local mode is offline)
+no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
 
 def versions(sm, group):

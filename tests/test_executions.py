@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from conftest import child_env as make_child_env
-from conftest import finished, refuse_network, runner_pid, wait_for_arn
+from conftest import child_env as make_child_env, offline_module
+from conftest import finished, runner_pid, wait_for_arn
 
 PY = sys.executable
 
@@ -71,14 +71,8 @@ BROKEN = "raise SystemExit('the script is broken')\n"
 # ----------------------------------------------------------------------------- set-up
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network():
-    """Nothing in this process may resolve a host name or open a connection (local mode is offline)."""
-    patch = pytest.MonkeyPatch()
-    attempts = refuse_network(patch)
-    yield attempts
-    patch.undo()
-    assert attempts == [], f"a network connection was attempted: {attempts}"
+#: nothing in this module may resolve a host name or open a connection (local mode is offline)
+no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
 
 @pytest.fixture(scope="module")

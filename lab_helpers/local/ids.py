@@ -20,3 +20,8 @@ class Account:
     def arn(self, resource, service="sagemaker"):
         """``arn:aws:<service>:<region>:<account>:<resource>``."""
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+def resource_name(name_or_arn):
+    """A resource's name, given its name or its ARN (the ARN's last path segment)."""
+    return name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn

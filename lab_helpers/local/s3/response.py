@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 
 from botocore.awsrequest import AWSResponse
 
-from ..wire.responses import raw_response
+from ..wire.responses import Streaming, raw_response
 from ..wire.xml import sub, xml_bytes, xml_root
 from .checksums import b64
 from .errors import S3Error
@@ -66,7 +66,7 @@ def xml_result(root: ET.Element, headers: dict | None = None, status: int = 200)
     return status, out, xml_bytes(root)
 
 
-class FileBody(io.RawIOBase):
+class FileBody(Streaming, io.RawIOBase):
     """``raw`` for a large GetObject body, read from the object's file as the caller consumes it."""
 
     def __init__(self, fh, length: int):
@@ -108,14 +108,6 @@ class FileBody(io.RawIOBase):
         """Close the object's file."""
         self._fh.close()
         super().close()
-
-    def stream(self, amt=64 * 1024, decode_content=None):  # noqa: ARG002 - botocore's signature
-        """The remaining body in pieces of up to ``amt`` bytes (what botocore's StreamingBody reads)."""
-        while True:
-            chunk = self.read(amt)
-            if not chunk:
-                return
-            yield chunk
 
 
 def response(request, status, headers, body, request_id) -> AWSResponse:

@@ -25,6 +25,7 @@ import time
 
 from ...shapes import JOB_KINDS, TERMINAL_EXECUTION
 from ..errors import ApiError, not_found, not_implemented, validation
+from ..ids import resource_name
 from .paging import filter_created, paginate, sort_items
 from .engine import request_fingerprint
 from .execution import HIDDEN_STEP_FIELDS
@@ -73,7 +74,7 @@ class SageMakerApi:
         return text
 
     def _pipeline(self, name_or_arn):
-        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        name = resource_name(name_or_arn)
         doc = self.store.get("pipeline", name.lower())
         if doc is None:
             raise not_found(f"Pipeline '{self.account.arn('pipeline/' + name.lower())}' does not exist.")

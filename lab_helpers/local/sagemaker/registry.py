@@ -10,6 +10,7 @@ import time
 
 from .. import images
 from ..errors import ApiError, not_implemented, validation
+from ..ids import resource_name
 from .paging import filter_created, paginate, sort_items
 _APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
@@ -82,7 +83,7 @@ class Registry:
 
     # -- model registry -----------------------------------------------------------------
     def _group(self, name_or_arn):
-        name = name_or_arn.rsplit("/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
+        name = resource_name(name_or_arn)
         doc = self.store.get("model_package_group", name.lower())
         if doc is None:
             raise validation(f"ModelPackageGroup {name} does not exist.")
@@ -219,7 +220,7 @@ class Registry:
         items = []
         group = p.get("ModelPackageGroupName")
         if group:
-            group = group.rsplit("/", 1)[-1] if group.startswith("arn:") else group
+            group = resource_name(group)
         package_type = p.get("ModelPackageType", "Both")
         for d in self.store.list("model_package"):
             if group and d["ModelPackageGroupName"].lower() != group.lower():

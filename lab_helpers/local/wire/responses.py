@@ -11,16 +11,20 @@ import json
 from botocore.awsrequest import AWSResponse
 
 
-class _RawBody(io.BytesIO):
-    """The ``raw`` object botocore reads a response body from (``stream()`` and ``read()``)."""
+class Streaming:
+    """What botocore needs of a ``raw`` response body besides ``read()``: ``stream()``."""
 
     def stream(self, amt=64 * 1024, decode_content=False):  # noqa: ARG002 - botocore's signature
-        """Yield the body in chunks of ``amt`` bytes."""
+        """Yield the rest of the body in chunks of up to ``amt`` bytes."""
         while True:
             chunk = self.read(amt)
             if not chunk:
                 break
             yield chunk
+
+
+class _RawBody(Streaming, io.BytesIO):
+    """The ``raw`` object botocore reads an in-memory response body from."""
 
 
 def response(url, status, headers, body=b""):
