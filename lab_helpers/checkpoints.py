@@ -120,7 +120,7 @@ def _describe(value):
 
 
 @checkpoint("input_uri")
-def s3_upload(namespace):
+def s3_upload(namespace=None):
     """01: ``input_uri`` is where the pipeline reads the raw data: default bucket, kit prefix, the kit's file."""
     from botocore.exceptions import ClientError
 
@@ -162,46 +162,66 @@ def s3_upload(namespace):
 # --------------------------------------------------------------------------- 06: processing
 
 
-def _outputs(arguments):
-    return {o.get("OutputName"): o for o in arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+def _processing_parts(step, var):
+    """(code, [(source, destination)], {output name: source}) of a ProcessingStep, as the learner wrote them.
+
+    Read from the ``run(...)`` call the step holds (``step_args=``) or from the older keyword arguments;
+    unlike ``step.arguments`` this uploads nothing (outside a pipeline the SDK would upload the code
+    to a job-named folder that no clean-up knows of).
+    """
+    import inspect
+
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+
+    step_args = getattr(step, "step_args", None)
+    if step_args is not None and getattr(step_args, "func", None) is not None:
+        try:
+            bound = inspect.signature(step_args.func).bind(*step_args.func_args, **step_args.func_kwargs).arguments
+        except TypeError as error:
+            _fail(f"the run(...) call of `{var}` does not fit the processor: {error}", "compare it with the hint.")
+        code, inputs, outputs = bound.get("code"), bound.get("inputs"), bound.get("outputs")
+    else:
+        code, inputs, outputs = getattr(step, "code", None), step.inputs, step.outputs
+    for items, kind, name in ((inputs, ProcessingInput, "inputs"), (outputs, ProcessingOutput, "outputs")):
+        if items is not None and (not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items)):
+            _fail(f"the {name} of `{var}` are {items!r}, not a list of {kind.__name__}s.",
+                  f"pass {name}=[{kind.__name__}(...), ...].")
+    return (code, [(i.source, str(i.destination).rstrip("/")) for i in inputs or []],
+            {o.output_name: str(o.source).rstrip("/") for o in outputs or []})
 
 
 @checkpoint("step_process")
-def processing_step(namespace):
+def processing_step(namespace=None):
     """06: ``step_process`` runs preprocess.py on the raw data and declares the outputs train, validation, test."""
     from sagemaker.workflow.steps import ProcessingStep
 
     step = _variable(namespace, "step_process", ProcessingStep, "ProcessingStep(name=..., step_args=...)")
     _name(step, NAMES["process"], "step_process")
-    arguments = _arguments(step, "step_process")
-    entry = " ".join(str(part) for part in arguments.get("AppSpecification", {}).get("ContainerEntrypoint", []))
-    if not entry.endswith("preprocess.py"):
-        _fail(f"the job runs {entry or 'no script'}, not preprocess.py.",
-              'pass code=lab_helpers.pipelines.step_script("preprocess.py") to sklearn_processor.run(...).')
-    inputs = {i["S3Input"]["LocalPath"].rstrip("/"): i["S3Input"]["S3Uri"]
-              for i in arguments.get("ProcessingInputs", []) if i.get("InputName") != "code" and "S3Input" in i}
+    code, inputs, outputs = _processing_parts(step, "step_process")
+    if not str(code or "").endswith("preprocess.py"):
+        _fail(f"the job runs {code or 'no script'}, not preprocess.py.",
+              "pass code=preprocess_script (the kit's preprocess.py) to sklearn_processor.run(...).")
     wanted_input = f"{PROCESSING_DIR}/input"
-    if wanted_input not in inputs:
-        _fail(f"no input is copied to {wanted_input} (the inputs go to {sorted(inputs) or 'nowhere'}).",
+    sources = [source for source, destination in inputs if destination == wanted_input]
+    if not sources:
+        _fail(f"no input is copied to {wanted_input} (the inputs go to {[d for _, d in inputs] or 'nowhere'}).",
               f'ProcessingInput(source=input_data, destination="{wanted_input}"): preprocess.py reads its CSV '
               "from there.")
-    source = inputs[wanted_input]
+    source = sources[0]
     if not (_is_parameter(source, "InputData") or source == namespace.get("input_uri")
             or (isinstance(source, str) and source.endswith("/data/abalone.csv"))):
         _fail(f"the input is {_describe(source)}, not the raw data.",
               "pass source=input_data (the pipeline parameter InputData, so an execution can change it).")
-    outputs = _outputs(arguments)
     missing = [split for split in SPLITS if split not in outputs]
     if missing:
-        _fail(f"step_process has the outputs {sorted(o for o in outputs if o)}; {', '.join(missing)} "
+        _fail(f"step_process has the outputs {sorted(str(o) for o in outputs)}; {', '.join(missing)} "
               f"{'is' if len(missing) == 1 else 'are'} missing.",
               "declare three ProcessingOutputs named train, validation and test: training reads "
               "outputs['train'] and ['validation'], the evaluation reads ['test'].")
     for split in SPLITS:
-        local = outputs[split].get("S3Output", {}).get("LocalPath", "").rstrip("/")
-        if local != f"{PROCESSING_DIR}/{split}":
-            _fail(f"the output {split!r} uploads the folder {local!r}, but preprocess.py writes the {split} split "
-                  f"to {PROCESSING_DIR}/{split}.",
+        if outputs[split] != f"{PROCESSING_DIR}/{split}":
+            _fail(f"the output {split!r} uploads the folder {outputs[split]!r}, but preprocess.py writes the {split} "
+                  f"split to {PROCESSING_DIR}/{split}.",
                   f'ProcessingOutput(output_name="{split}", source="{PROCESSING_DIR}/{split}").')
     return f"{step.name} runs preprocess.py and declares the outputs {', '.join(SPLITS)}."
 
@@ -210,7 +230,7 @@ def processing_step(namespace):
 
 
 @checkpoint("evaluation_report and step_eval")
-def property_file(namespace):
+def property_file(namespace=None):
     """06: ``evaluation_report`` names evaluation.json in step_eval's output, and step_eval declares it."""
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import ProcessingStep
@@ -219,7 +239,7 @@ def property_file(namespace):
                        'PropertyFile(name="EvaluationReport", output_name=..., path=...)')
     step = _variable(namespace, "step_eval", ProcessingStep, "ProcessingStep(..., property_files=[...])")
     _name(step, NAMES["eval"], "step_eval")
-    outputs = [name for name in _outputs(_arguments(step, "step_eval")) if name]
+    outputs = [name for name in _processing_parts(step, "step_eval")[2] if name]
     if report.output_name not in outputs:
         _fail(f"the PropertyFile's output_name is {report.output_name!r}, which is not an output of step_eval "
               f"(its outputs: {outputs}).",
@@ -246,7 +266,7 @@ def property_file(namespace):
 
 
 @checkpoint("step_transform")
-def transform_step(namespace):
+def transform_step(namespace=None):
     """06: ``step_transform`` batch-scores the BatchData input with the model step_create_model created."""
     from sagemaker.workflow.steps import TransformStep
 
@@ -318,7 +338,7 @@ def _check_json_get(value, namespace, where):
 
 
 @checkpoint("step_fail")
-def fail_step(namespace):
+def fail_step(namespace=None):
     """06: ``step_fail`` is a FailStep whose message is a Join of text, the MSE (JsonGet) and the threshold."""
     from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join, JsonGet
@@ -383,7 +403,7 @@ def _names(steps):
 
 
 @checkpoint("step_cond")
-def condition_step(namespace):
+def condition_step(namespace=None):
     """06: ``step_cond`` sends an MSE at or below MseThreshold to register/create/transform, above it to step_fail."""
     from sagemaker.workflow.condition_step import ConditionStep
 
