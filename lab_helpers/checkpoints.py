@@ -273,7 +273,8 @@ def transform_step(namespace=None):
     step = _variable(namespace, "step_transform", TransformStep, "TransformStep(name=..., step_args=...)")
     _name(step, NAMES["transform"], "step_transform")
     arguments = _arguments(step, "step_transform")
-    model_name, fix_model = arguments.get("ModelName"), "Transformer(model_name=step_create_model.properties.ModelName, ...)"
+    model_name = arguments.get("ModelName")
+    fix_model = "Transformer(model_name=step_create_model.properties.ModelName, ...)"
     path = _get_path(model_name)
     if "ModelArtifacts" in path or (isinstance(model_name, str) and model_name.startswith("s3://")):
         _fail(f"the transformer's model_name is {_describe(model_name)}: the model artifact (model.tar.gz in S3), "
@@ -385,7 +386,8 @@ def _holds(condition, namespace, mse, threshold):
             _fail(f"the condition compares with the number {value}, not with the parameter mse_threshold.",
                   "use mse_threshold: section 5 changes the threshold per execution with MseThreshold.")
         _fail(f"the condition compares {_describe(value)}.",
-              "compare mse (the JsonGet) with mse_threshold, e.g. ConditionLessThanOrEqualTo(left=mse, right=mse_threshold).")
+              "compare mse (the JsonGet) with mse_threshold, e.g. "
+              "ConditionLessThanOrEqualTo(left=mse, right=mse_threshold).")
 
     if isinstance(condition, ConditionNot):
         return not _holds(condition.expression, namespace, mse, threshold)

@@ -168,7 +168,7 @@ train.head(3).round(3)
 
 # %%
 local_csv = str(lab_helpers.data.abalone_csv())
-# EXERCISE: Upload local_csv to the default bucket under f"{lab_helpers.LAB_PREFIX}/data": input_uri = sess.upload_data(...).
+# EXERCISE: Upload local_csv to the default bucket, key prefix pipelines-lab/data: input_uri = sess.upload_data(...).
 input_uri = sess.upload_data(local_csv, bucket=bucket, key_prefix=f"{lab_helpers.LAB_PREFIX}/data")
 # END EXERCISE
 

@@ -283,7 +283,7 @@ sklearn_processor = SKLearnProcessor(framework_version="1.2-1", instance_type="m
                                      role=role, sagemaker_session=sess)
 preprocess_script = lab_helpers.pipelines.step_script("preprocess.py")
 
-# EXERCISE: step_process = ProcessingStep(name="AbaloneProcess", step_args=sklearn_processor.run(...)): input at /opt/ml/processing/input, outputs train, validation, test.
+# EXERCISE: step_process = ProcessingStep(name="AbaloneProcess", step_args=sklearn_processor.run(...)).
 step_process = ProcessingStep(
     name="AbaloneProcess",
     step_args=sklearn_processor.run(
@@ -352,7 +352,7 @@ eval_args = script_eval.run(
     code=lab_helpers.pipelines.step_script("evaluate.py"),
 )
 
-# EXERCISE: evaluation_report = PropertyFile(name="EvaluationReport", output_name=..., path=...); step_eval = ProcessingStep(name="AbaloneEval", step_args=eval_args, property_files=[...]).
+# EXERCISE: evaluation_report = PropertyFile(...); step_eval = ProcessingStep(..., property_files=[...]).
 evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
 step_eval = ProcessingStep(name="AbaloneEval", step_args=eval_args, property_files=[evaluation_report])
 # END EXERCISE
@@ -394,7 +394,7 @@ step_create_model = ModelStep(name="AbaloneCreateModel", step_args=abalone_model
 # `"AbaloneTransform"` with `step_args=transformer.transform(data=..., content_type="text/csv", split_type="Line")`.
 
 # %%
-# EXERCISE: transformer = Transformer(model_name=..., ...); step_transform = TransformStep(name="AbaloneTransform", step_args=transformer.transform(...)).
+# EXERCISE: transformer = Transformer(model_name=..., ...); step_transform = TransformStep(...).
 transformer = Transformer(model_name=step_create_model.properties.ModelName, instance_type="ml.m5.xlarge",
                           instance_count=1, output_path=run_output("AbaloneTransform"), sagemaker_session=sess)
 step_transform = TransformStep(
@@ -415,14 +415,14 @@ lab_helpers.checkpoints.transform_step(globals())
 # `JsonGet` reads one value out of a property file when the pipeline runs: the step that wrote it, the
 # `PropertyFile`, and a `json_path` to a number in the JSON (dots between keys). A `FailStep` ends the
 # execution as Failed with an `error_message`. That message must be built when the step runs, so it cannot be
-# an f-string (Python fills an f-string in now, while no MSE exists yet): it is a `Join` of its pieces, which
-# SageMaker fills in and joins at run time.
+# an f-string (Python fills an f-string in now, while no MSE exists yet; notebook 02 showed the SDK refusing
+# to format a pipeline variable): it is a `Join` of its pieces, which SageMaker fills in and joins at run time.
 #
 # **Exercise.** Write `mse`, the `JsonGet` of the test MSE from `step_eval`'s report, and `step_fail`, a
 # `FailStep` named `"AbaloneMSEFail"` whose message joins some text, `mse` and `mse_threshold`.
 
 # %%
-# EXERCISE: mse = JsonGet(step_name=..., property_file=..., json_path=...); step_fail = FailStep(name="AbaloneMSEFail", error_message=Join(on=" ", values=[...])).
+# EXERCISE: mse = JsonGet(step_name=..., property_file=..., json_path=...); step_fail = FailStep(...Join(...)).
 mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")
 step_fail = FailStep(
     name="AbaloneMSEFail",

@@ -103,7 +103,7 @@ UPLOAD_CASES = {
                                 'key_prefix="pipelines-lab/data")')],
     "outline's bucket": [(UPLOAD, 'input_uri = sess.upload_data(local_csv, bucket="adgu-datasets", '
                                   'key_prefix="pipeline-dataset")')],
-    "URI not kept": [(UPLOAD, 'sess.upload_data(local_csv, bucket=bucket, key_prefix=f"{lab_helpers.LAB_PREFIX}/data")')],
+    "URI not kept": [(UPLOAD, UPLOAD.replace("input_uri = ", ""))],
     "local path kept": [(UPLOAD, UPLOAD + "\ninput_uri = local_csv")],
 }
 
@@ -151,7 +151,8 @@ PROPERTY_FILE = 'PropertyFile(name="EvaluationReport", output_name="evaluation",
 EVAL_STEP = 'step_eval = ProcessingStep(name="AbaloneEval", step_args=eval_args, property_files=[evaluation_report])'
 MODEL_NAME = "Transformer(model_name=step_create_model.properties.ModelName,"
 TRANSFORM_DATA = 'transformer.transform(data=batch_data, content_type="text/csv", split_type="Line")'
-MSE = 'mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")'
+MSE = ('mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, '
+       'json_path="regression_metrics.mse.value")')
 FAIL_MESSAGE = '''error_message=Join(on=" ", values=["Execution failed: the test MSE", mse,
                                        "is above the threshold MseThreshold =", mse_threshold]),'''
 CONDITION = "conditions=[ConditionLessThanOrEqualTo(left=mse, right=mse_threshold)],"
@@ -163,7 +164,8 @@ CHECK = "lab_helpers.checkpoints.{}(globals())".format
 
 PIPELINE_CASES = {
     # processing
-    "process: output named training": (CHECK("processing_step"), [(OUT_TRAIN, OUT_TRAIN.replace('"train"', '"training"', 1))]),
+    "process: output named training": (CHECK("processing_step"), [
+        (OUT_TRAIN, OUT_TRAIN.replace('"train"', '"training"', 1))]),
     "process: output folder": (CHECK("processing_step"), [(OUT_TRAIN, OUT_TRAIN.replace(
         '"/opt/ml/processing/train"', '"/opt/ml/processing/output/train"'))]),
     "process: input to a file path": (CHECK("processing_step"), [(
@@ -189,13 +191,15 @@ PIPELINE_CASES = {
         "transformer=transformer, inputs=__import__('sagemaker').inputs.TransformInput("
         'data=batch_data, content_type="text/csv", split_type="Line"),')]),
     # JsonGet and FailStep
-    "fail: JsonGet by name, step=": (CHECK("fail_step"), [(MSE, 'mse = JsonGet(step=step_eval, property_file="EvaluationReport", '
-                                                                'json_path="regression_metrics.mse.value")')]),
-    "fail: f-string": (CHECK("fail_step"), [(FAIL_MESSAGE, 'error_message=f"Execution failed: the test MSE {mse} is above '
-                                                         '{mse_threshold}",')]),
+    "fail: JsonGet by name, step=": (CHECK("fail_step"), [
+        (MSE, 'mse = JsonGet(step=step_eval, property_file="EvaluationReport", '
+              'json_path="regression_metrics.mse.value")')]),
+    "fail: f-string": (CHECK("fail_step"), [
+        (FAIL_MESSAGE, 'error_message=f"Execution failed: the test MSE {mse} is above {mse_threshold}",')]),
     "fail: f-string of values": (CHECK("fail_step"), [(FAIL_MESSAGE, 'error_message=f"The MSE is above the threshold '
                                                                    '{mse_threshold.default_value}",')]),
-    "fail: f-string of expr": (CHECK("fail_step"), [(FAIL_MESSAGE, 'error_message=f"The MSE {mse.expr} is too high",')]),
+    "fail: f-string of expr": (CHECK("fail_step"), [
+        (FAIL_MESSAGE, 'error_message=f"The MSE {mse.expr} is too high",')]),
     "fail: path without .value": (CHECK("fail_step"), [(MSE, MSE.replace("mse.value", "mse"))]),
     "fail: path of rmse": (CHECK("fail_step"), [(MSE, MSE.replace("mse.value", "rmse.value"))]),
     "fail: Join without the MSE": (CHECK("fail_step"), [(FAIL_MESSAGE, 'error_message=Join(on=" ", values=['
@@ -211,7 +215,8 @@ PIPELINE_CASES = {
         (CONDITION, "conditions=[__import__('sagemaker').workflow.conditions.ConditionLessThan("
                     "left=mse, right=mse_threshold)],")]),
     "cond: branches swapped": (CHECK("condition_step"), [(BRANCHES, SWAPPED)]),
-    "cond: number threshold": (CHECK("condition_step"), [(CONDITION, CONDITION.replace("right=mse_threshold", "right=6.0"))]),
+    "cond: number threshold": (CHECK("condition_step"), [
+        (CONDITION, CONDITION.replace("right=mse_threshold", "right=6.0"))]),
     "cond: transform missing": (CHECK("condition_step"), [(BRANCHES, BRANCHES.replace(", step_transform", ""))]),
 }
 
@@ -235,7 +240,8 @@ def test_06_accepts_other_correct_forms(pipeline_outcomes, name):
 
 @pytest.mark.parametrize("name, named", [
     ("process: output named training", ["train is missing", "named train, validation and test"]),
-    ("process: output folder", ["'/opt/ml/processing/output/train'", "writes the train split to /opt/ml/processing/train"]),
+    ("process: output folder", ["'/opt/ml/processing/output/train'",
+                                "writes the train split to /opt/ml/processing/train"]),
     ("process: input to a file path", ["no input is copied to /opt/ml/processing/input"]),
     ("process: run() not wrapped", ["the job's arguments", "as step_args="]),
     ("report: no property_files", ["declares no property files", "property_files=[evaluation_report]"]),
