@@ -42,7 +42,7 @@ _LAZY = {
     "mode_of": ("sessions", "mode_of"),
     "LabSetupError": ("sessions", "LabSetupError"),
 }
-_SUBMODULES = {"pipelines", "sessions", "config", "local", "steps", "monitor", "cleanup", "data", "automation"}
+_SUBMODULES = {"checkpoints", "pipelines", "sessions", "config", "local", "steps", "monitor", "cleanup", "data", "automation"}
 
 __all__ = ["LAB_PREFIX", "in_studio", "lab_home", "resolve_mode", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -20,9 +20,9 @@
 #
 # - what the UCI Abalone data holds, and why it is a regression problem;
 # - how the kit's preprocessing script turns it into train / validation / test splits;
-# - how to upload the data to S3 (or, in local mode, to S3's local twin folder), and find it again.
+# - how to upload the data to S3 yourself (or, in local mode, to S3's local twin folder), and find it again.
 #
-# **Prerequisites:** notebook 00 (setup). **Time:** 10 minutes.
+# **Prerequisites:** notebook 00 (setup). **Time:** 15 minutes.
 # **Cost:** nothing in either mode — this notebook starts no jobs; the files it stores in S3 are under 1 MB.
 
 # %% [markdown]
@@ -158,9 +158,31 @@ train.head(3).round(3)
 # %% [markdown]
 # ## 4. Put the data where the pipeline reads it
 #
-# Two kit helpers upload the data; both are idempotent (they upload only what is missing), so every notebook
-# can call them. `upload_abalone` stores the raw CSV (the full pipeline's input) and a batch-transform input;
-# `prepare_outline_data` stores the outline's `train.csv` and `validate.csv` — the splits you just made,
+# The full pipeline's first step reads the raw CSV from S3, so you upload it there. Two rules keep the lab
+# portable and easy to clean up: use the session's **default bucket** (`sess.default_bucket()`, never a bucket
+# name typed in), and put everything under the kit's **prefix** `lab_helpers.LAB_PREFIX` (`pipelines-lab`).
+# The pipeline reads the raw data from `s3://<default bucket>/pipelines-lab/data/abalone.csv`.
+#
+# **Exercise.** Upload the kit's copy of the data, `local_csv`, with `sess.upload_data(path, bucket=...,
+# key_prefix=...)`; it returns the new object's S3 URI: keep it in `input_uri`.
+
+# %%
+local_csv = str(lab_helpers.data.abalone_csv())
+# EXERCISE: Upload local_csv to the default bucket, key prefix pipelines-lab/data: input_uri = sess.upload_data(...).
+input_uri = sess.upload_data(local_csv, bucket=bucket, key_prefix=f"{lab_helpers.LAB_PREFIX}/data")
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the object is in the default bucket, under the prefix, where the pipeline reads it, and it is the
+# whole file. `lab_helpers.checkpoints` reads your variables (`globals()`) and says what to fix if something is off.
+
+# %%
+lab_helpers.checkpoints.s3_upload(globals())
+
+# %% [markdown]
+# Two kit helpers upload the rest; both are idempotent (they upload only what is missing), so every notebook
+# can call them. `upload_abalone` stores the batch-transform input next to your raw CSV (which it finds already
+# there); `prepare_outline_data` stores the outline's `train.csv` and `validate.csv` — the splits you just made,
 # made by the same script with the same seed.
 
 # %%
@@ -222,8 +244,8 @@ else:
 #   (age ≈ rings + 1.5).
 # - The kit's preprocessing script, the same one the pipeline runs, splits it 70 / 15 / 15 with a fixed seed,
 #   scales it and writes `rings` first, with no header.
-# - `upload_abalone` and `prepare_outline_data` put the data in S3 once; in local mode S3 is the folder
-#   `LAB_HOME/s3`.
+# - `sess.upload_data` puts a file in S3 and returns its URI: the default bucket, under the kit's prefix;
+#   `upload_abalone` and `prepare_outline_data` add the rest once; in local mode S3 is the folder `LAB_HOME/s3`.
 #
 # **Next:** [02 · Sessions and parameters](02_parameters.ipynb) — the session, role, image and S3 paths the
 # pipeline needs, and the parameters that let you change an execution without editing the pipeline.

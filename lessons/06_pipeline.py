@@ -21,12 +21,12 @@
 # - how the outline's steps become a pipeline (outline Step 4.5): `Pipeline`, `upsert`, `start`,
 #   `describe`, `wait`, `list_steps`;
 # - how a pipeline parameter changes one execution without changing the pipeline;
-# - how the full abalone pipeline fits together: processing, training, evaluation with a `PropertyFile`,
-#   a `ConditionStep` that reads the report with `JsonGet`, registration, model creation, batch transform,
-#   and a `FailStep`;
+# - how to write the full abalone pipeline's steps yourself: a `ProcessingStep` with its outputs, an
+#   evaluation step with a `PropertyFile`, a `TransformStep`, a `FailStep` whose message is a `Join`, and a
+#   `ConditionStep` that reads the report with `JsonGet` — each checked as you go;
 # - what a failed execution looks like, and where its error message is.
 #
-# **Prerequisites:** notebooks 03–05. **Time:** about 30 minutes; in remote mode add about 40 minutes of
+# **Prerequisites:** notebooks 03–05. **Time:** about 50 minutes; in remote mode add about 40 minutes of
 # waiting for three executions. **Cost:** local mode is free. Remote mode runs the outline's pipeline (one
 # training job, about \$0.01) and the abalone pipeline twice (four jobs on ml.m5.xlarge, about \$0.06, then three
 # jobs, about \$0.04): about \$0.12 in total.
@@ -223,23 +223,266 @@ assert package["ModelApprovalStatus"] == "Approved", (
 )
 
 # %% [markdown]
-# ## 3. The full abalone pipeline
+# ## 3. The full abalone pipeline: you write it
 #
 # The outline's pipeline trains on data someone prepared by hand and registers whatever comes out. AWS's
 # abalone example does the whole job: it preprocesses the raw data, trains, **evaluates** the model on a
-# held-out test set, and registers and uses the model only if it is good enough. The kit builds it for you
-# (the code is in `lab_helpers/pipelines.py`; read it side by side with this section).
+# held-out test set, and registers and uses the model only if it is good enough. You write its heart now, one
+# step at a time, each followed by a checkpoint. (The kit's own copy, which notebooks 07–08 and
+# `python3 kit.py run` use, is `lab_helpers.pipelines.abalone_pipeline`: read it if you are stuck.)
+#
+# First the given parts: the SDK classes, the six pipeline parameters (values an execution can change), and
+# `run_output(...)`, an S3 folder per execution under the kit's prefix, so runs never overwrite each other.
 
 # %%
-abalone = lab_helpers.pipelines.abalone_pipeline(sess)
-abalone_definition = json.loads(abalone.definition())
-for parameter in abalone_definition["Parameters"]:
-    print(f"{parameter['Name']:24} {parameter['Type']:8} default {parameter['DefaultValue']}")
+from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.transformer import Transformer
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.steps import ProcessingStep, TransformStep
+
+raw = lab_helpers.data.upload_abalone(sess)  # notebook 01 put these in S3; uploads only what is missing
+processing_instance_count = ParameterInteger(name="ProcessingInstanceCount", default_value=1)
+training_instance_type = ParameterString(name="TrainingInstanceType", default_value="ml.m5.xlarge")
+abalone_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
+input_data = ParameterString(name="InputData", default_value=raw["input"])
+batch_data = ParameterString(name="BatchData", default_value=raw["batch"])
+mse_threshold = ParameterFloat(name="MseThreshold", default_value=6.0)
+
+abalone_base = f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/AbalonePipeline"
+
+
+def run_output(*parts):
+    """An S3 folder of the running execution: <abalone_base>/<execution id>/<parts...>."""
+    return Join(on="/", values=[abalone_base, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
 
 # %% [markdown]
-# Six parameters: instance settings, the approval status, where the data comes from, and `MseThreshold`,
-# the test MSE a model must not exceed. Now the steps, with their types. The condition step holds two lists
-# of steps: what runs if the condition holds, and what runs otherwise.
+# ### 3.1 Processing
+#
+# A processing job runs a script in a container: SageMaker copies each `ProcessingInput` from S3 into the
+# container before the script starts, and uploads each `ProcessingOutput` folder to S3 when it ends. The kit's
+# `preprocess.py` (the script you called in notebook 01) reads the raw CSV from `/opt/ml/processing/input`
+# and writes one folder per split: `/opt/ml/processing/train`, `.../validation` and `.../test`. Later steps
+# find a split by its **output name**, so name each output after its split.
+#
+# **Exercise.** Write `step_process`: a `ProcessingStep` named `"AbaloneProcess"` whose `step_args` are
+# `sklearn_processor.run(inputs=[...], outputs=[...], code=..., arguments=["--random-state", "42"])`. The input
+# is `input_data` (the parameter); the three outputs go to `run_output("AbaloneProcess", <split>)`.
+
+# %%
+sklearn_processor = SKLearnProcessor(framework_version="1.2-1", instance_type="ml.m5.xlarge",
+                                     instance_count=processing_instance_count, base_job_name="abalone-process",
+                                     role=role, sagemaker_session=sess)
+preprocess_script = lab_helpers.pipelines.step_script("preprocess.py")
+
+# EXERCISE: step_process = ProcessingStep(name="AbaloneProcess", step_args=sklearn_processor.run(...)).
+step_process = ProcessingStep(
+    name="AbaloneProcess",
+    step_args=sklearn_processor.run(
+        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+        outputs=[
+            ProcessingOutput(output_name="train", source="/opt/ml/processing/train",
+                             destination=run_output("AbaloneProcess", "train")),
+            ProcessingOutput(output_name="validation", source="/opt/ml/processing/validation",
+                             destination=run_output("AbaloneProcess", "validation")),
+            ProcessingOutput(output_name="test", source="/opt/ml/processing/test",
+                             destination=run_output("AbaloneProcess", "test")),
+        ],
+        code=preprocess_script,
+        arguments=["--random-state", "42"],
+    ),
+)
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the step runs `preprocess.py` on `InputData` and declares the three outputs where the script
+# writes them.
+
+# %%
+lab_helpers.checkpoints.processing_step(globals())
+
+# %% [markdown]
+# ### 3.2 Training (given)
+#
+# The outline's XGBoost training step, now fed by your outputs: `step_process.properties` stands for the
+# processing job's description, which exists only once the job has run, so SageMaker fills in the URIs then.
+
+# %%
+xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1", instance_type="ml.m5.xlarge")
+abalone_estimator = Estimator(image_uri=xgb_image_uri, instance_type=training_instance_type, instance_count=1,
+                              output_path=f"{abalone_base}/models", base_job_name="abalone-train",
+                              role=role, sagemaker_session=sess)
+abalone_estimator.set_hyperparameters(**lab_helpers.pipelines.HYPERPARAMETERS)
+splits = step_process.properties.ProcessingOutputConfig.Outputs
+abalone_train = TrainingStep(name="AbaloneTrain", step_args=abalone_estimator.fit(inputs={
+    "train": TrainingInput(s3_data=splits["train"].S3Output.S3Uri, content_type="text/csv"),
+    "validation": TrainingInput(s3_data=splits["validation"].S3Output.S3Uri, content_type="text/csv"),
+}))
+
+# %% [markdown]
+# ### 3.3 Evaluation and its report
+#
+# `evaluate.py` scores the model on the test split and writes `evaluation.json` into its output folder:
+# `{"regression_metrics": {"mse": {"value": 4.17, "standard_deviation": ...}, ...}}`. For a later step to read a
+# value out of that file, the step that writes it must declare it as a `PropertyFile`: a name, the
+# `output_name` of the output that holds it, and its `path` inside that output.
+#
+# **Exercise.** Write `evaluation_report = PropertyFile(...)` named `"EvaluationReport"`, and `step_eval`, a
+# `ProcessingStep` named `"AbaloneEval"` with `step_args=eval_args` that declares the report
+# (`property_files=[...]`).
+
+# %%
+script_eval = ScriptProcessor(image_uri=xgb_image_uri, command=["python3"], instance_type="ml.m5.xlarge",
+                              instance_count=1, base_job_name="abalone-eval", role=role, sagemaker_session=sess)
+evaluation_uri = run_output("AbaloneEval", "evaluation")
+eval_args = script_eval.run(
+    inputs=[ProcessingInput(source=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
+                            destination="/opt/ml/processing/model"),
+            ProcessingInput(source=splits["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
+    outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation",
+                              destination=evaluation_uri)],
+    code=lab_helpers.pipelines.step_script("evaluate.py"),
+)
+
+# EXERCISE: evaluation_report = PropertyFile(...); step_eval = ProcessingStep(..., property_files=[...]).
+evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+step_eval = ProcessingStep(name="AbaloneEval", step_args=eval_args, property_files=[evaluation_report])
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the report points at `evaluation.json` in the step's `evaluation` output, and the step declares it.
+
+# %%
+lab_helpers.checkpoints.property_file(globals())
+
+# %% [markdown]
+# ### 3.4 Register and create the model (given)
+#
+# As in notebooks 04 and 05, with one addition: the registered version carries the evaluation report as its
+# model metrics, so the registry shows each version's MSE.
+
+# %%
+abalone_model = Model(image_uri=xgb_image_uri, model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
+                      role=role, sagemaker_session=sess)
+step_register = ModelStep(name="AbaloneRegisterModel", step_args=abalone_model.register(
+    content_types=["text/csv"], response_types=["text/csv"],
+    inference_instances=["ml.t2.medium", "ml.m5.large"], transform_instances=["ml.m5.large"],
+    model_package_group_name=lab_helpers.pipelines.ABALONE_GROUP, approval_status=abalone_approval_status,
+    model_metrics=ModelMetrics(model_statistics=MetricsSource(
+        s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json")),
+))
+step_create_model = ModelStep(name="AbaloneCreateModel", step_args=abalone_model.create(instance_type="ml.m5.large"))
+
+# %% [markdown]
+# ### 3.5 Batch transform
+#
+# A transform job runs a SageMaker **model** — by its name — over a whole file in S3 and writes the predictions
+# next to it. The model is created during the execution, so its name is `step_create_model.properties.ModelName`.
+# The input is `batch_data` (the parameter `BatchData`): the test split's features without the rings, one
+# abalone per CSV line.
+#
+# **Exercise.** Write a `Transformer` for that model (`ml.m5.xlarge`, one instance, output to
+# `run_output("AbaloneTransform")`, `sagemaker_session=sess`), and `step_transform`, a `TransformStep` named
+# `"AbaloneTransform"` with `step_args=transformer.transform(data=..., content_type="text/csv", split_type="Line")`.
+
+# %%
+# EXERCISE: transformer = Transformer(model_name=..., ...); step_transform = TransformStep(...).
+transformer = Transformer(model_name=step_create_model.properties.ModelName, instance_type="ml.m5.xlarge",
+                          instance_count=1, output_path=run_output("AbaloneTransform"), sagemaker_session=sess)
+step_transform = TransformStep(
+    name="AbaloneTransform",
+    step_args=transformer.transform(data=batch_data, content_type="text/csv", split_type="Line"),
+)
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the transform runs the created model on `BatchData`, as CSV.
+
+# %%
+lab_helpers.checkpoints.transform_step(globals())
+
+# %% [markdown]
+# ### 3.6 Read the MSE, and fail with a message
+#
+# `JsonGet` reads one value out of a property file when the pipeline runs: the step that wrote it, the
+# `PropertyFile`, and a `json_path` to a number in the JSON (dots between keys). A `FailStep` ends the
+# execution as Failed with an `error_message`. That message must be built when the step runs, so it cannot be
+# an f-string (Python fills an f-string in now, while no MSE exists yet; notebook 02 showed the SDK refusing
+# to format a pipeline variable): it is a `Join` of its pieces, which SageMaker fills in and joins at run time.
+#
+# **Exercise.** Write `mse`, the `JsonGet` of the test MSE from `step_eval`'s report, and `step_fail`, a
+# `FailStep` named `"AbaloneMSEFail"` whose message joins some text, `mse` and `mse_threshold`.
+
+# %%
+# EXERCISE: mse = JsonGet(step_name=..., property_file=..., json_path=...); step_fail = FailStep(...Join(...)).
+mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")
+step_fail = FailStep(
+    name="AbaloneMSEFail",
+    error_message=Join(on=" ", values=["Execution failed: the test MSE", mse,
+                                       "is above the threshold MseThreshold =", mse_threshold]),
+)
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: the message is a `Join` holding the MSE and the threshold, and `mse` reads a number from the report.
+
+# %%
+lab_helpers.checkpoints.fail_step(globals())
+
+# %% [markdown]
+# ### 3.7 The condition
+#
+# A `ConditionStep` evaluates its `conditions` when it runs, then runs `if_steps` if they all hold and
+# `else_steps` otherwise. The rule: a model is good enough when its MSE is **at most** `MseThreshold`.
+#
+# **Exercise.** Write `step_cond`, a `ConditionStep` named `"AbaloneMSECond"`: the condition compares `mse` with
+# `mse_threshold`; a good model goes to `step_register`, `step_create_model` and `step_transform`, any other to
+# `step_fail`.
+
+# %%
+# EXERCISE: step_cond = ConditionStep(name="AbaloneMSECond", conditions=[...], if_steps=[...], else_steps=[...]).
+step_cond = ConditionStep(
+    name="AbaloneMSECond",
+    conditions=[ConditionLessThanOrEqualTo(left=mse, right=mse_threshold)],
+    if_steps=[step_register, step_create_model, step_transform],
+    else_steps=[step_fail],
+)
+# END EXERCISE
+
+# %% [markdown]
+# Checkpoint: with an MSE below or equal to the threshold the model is registered, created and used; above it,
+# the execution fails.
+
+# %%
+lab_helpers.checkpoints.condition_step(globals())
+
+# %% [markdown]
+# ### 3.8 The pipeline
+#
+# The top-level steps are the four that run unconditionally; the condition step holds the rest. It has the
+# kit's name, `AbalonePipeline`, so notebook 07 finds its executions.
+
+# %%
+abalone = Pipeline(
+    name="AbalonePipeline",
+    parameters=[processing_instance_count, training_instance_type, abalone_approval_status,
+                input_data, batch_data, mse_threshold],
+    steps=[step_process, abalone_train, step_eval, step_cond],
+    sagemaker_session=sess,
+)
+abalone_definition = json.loads(abalone.definition())
+
+# %% [markdown]
+# Your pipeline's steps, with their types. The condition step holds two lists of steps: what runs if the
+# condition holds, and what runs otherwise.
 
 # %% tags=["nbval-check-output"]
 for step in abalone_definition["Steps"]:
@@ -250,33 +493,8 @@ for step in abalone_definition["Steps"]:
                 print(f"  {branch:9} -> {inner['Name']:36} {inner['Type']}")
 
 # %% [markdown]
-# **Processing.** `AbaloneProcess` runs the kit's `preprocess.py` in AWS's scikit-learn image: it one-hot
-# encodes the sex column, scales the measurements, and writes train, validation and test splits. The script is
-# a file in the kit that the SDK uploads for the job; here is what its docstring says it does.
-
-# %%
-import ast
-from pathlib import Path
-
-script = Path(lab_helpers.pipelines.step_script("preprocess.py"))
-print(ast.get_docstring(ast.parse(script.read_text())).split("\n\n")[1])
-
-# %% [markdown]
-# **Training** is the outline's XGBoost training step, fed by the processing step's outputs.
-#
-# **Evaluation.** `AbaloneEval` runs `evaluate.py`, which scores the model on the test split and writes
-# `evaluation.json`. The step declares that file as a `PropertyFile` named `EvaluationReport`, so later
-# steps can read values out of it.
-
-# %%
-eval_step = next(s for s in abalone_definition["Steps"] if s["Name"] == "AbaloneEval")
-print(json.dumps(eval_step["PropertyFiles"], indent=1))
-
-# %% [markdown]
-# **Condition.** `AbaloneMSECond` compares `JsonGet(...)` — the value at `regression_metrics.mse.value`
-# in that report — with the parameter `MseThreshold`. If the MSE is at most the threshold, the if-branch
-# runs: register the model (`PendingManualApproval` by default), create it, and batch-score new data with a
-# `TransformStep`. Otherwise a `FailStep` ends the execution as Failed, with a message.
+# In the definition SageMaker receives, your `JsonGet` is a `Std:JsonGet` function and your parameter a
+# `Get` of `Parameters.MseThreshold`: nothing is evaluated until the execution runs.
 
 # %% tags=["nbval-check-output"]
 cond_step = next(s for s in abalone_definition["Steps"] if s["Type"] == "Condition")
@@ -386,8 +604,10 @@ print("Fail message:", lab_helpers.monitor.failure_reason(fail_steps["AbaloneMSE
 # - `Pipeline(name, parameters, steps, sagemaker_session)` → `upsert(role_arn=role)` → `start()` →
 #   `wait()`; `describe()` and `list_steps()` tell you where an execution is and what it did.
 # - `start(parameters={...})` changes one execution; the pipeline keeps its defaults.
-# - The abalone pipeline evaluates its model, and a `ConditionStep` reads the report (`PropertyFile` +
-#   `JsonGet`) to choose between registering and using the model, or a `FailStep`.
+# - You wrote the abalone pipeline: a `ProcessingStep` whose named outputs feed training and evaluation; a
+#   `PropertyFile` the evaluation declares; a `ConditionStep` that reads the MSE with `JsonGet` and chooses
+#   between registering, creating and batch-scoring the model (`TransformStep` on the created model's name) or a
+#   `FailStep` whose `Join` message is filled in at run time.
 # - A failed execution makes `wait()` raise `WaiterError`; `lab_helpers.monitor.explain(execution)` prints each
 #   failed step's exact reason (the `FailStep`'s message is in `list_steps()`) and the end of its job's log.
 #
