@@ -10,6 +10,7 @@ Layers, each importing only those below it::
 
     cloud            this module: builds everything, routes requests
     sagemaker/       the SageMaker API, the pipeline engine, the model registry
+    lambdas/         Lambda: functions, invoked as confined processes
     jobs/            the job runtime: containers, processes, the sandbox, the path overlay, the AWS bridge
     images/          what each emulated container image runs
     s3/ sts logs iam the other emulated services
@@ -27,6 +28,7 @@ from .. import config
 from . import sts
 from .errors import LocalModeError
 from .iam import IamApi
+from .lambdas.api import LambdaApi
 from .ids import Account
 from .jobs.runtime import Runtime
 from .logs import LogsApi
@@ -35,7 +37,7 @@ from .sagemaker.api import SageMakerApi
 from .sagemaker.engine import Engine
 from .sagemaker.registry import Registry
 from .store import Store
-from .wire import Router, query
+from .wire import Router, query, restjson
 
 __all__ = ["LocalCloud", "LocalModeError"]
 
@@ -73,6 +75,9 @@ class LocalCloud:
         self.router.add_json("cloudwatch-logs", self.logs)
         self.iam = IamApi(self.store, self.account)
         self.router.add("iam", query.handler("iam", self.iam))
+        self.lambdas = LambdaApi(self.store, self.s3, self.iam, self.runtime, self.home, account)
+        self.router.add("lambda", restjson.handler("lambda", self.lambdas))
+        self.engine.lambdas = self.lambdas  # LambdaStep invokes through it
 
     @classmethod
     def get(cls, home=None, region=None):
