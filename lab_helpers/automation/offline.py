@@ -43,12 +43,11 @@ the emulator, see :func:`isolate_local_session`) rather than a new ``lab_helpers
 import json
 import logging
 import os
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from ..local.images.lambda_python import LambdaContext, call_handler
 from . import lambda_function as handler_module
 from .setup import TriggerSpec, code_sha256, function_zip, setup, teardown
 
@@ -93,24 +92,6 @@ class Delivery:
     def __repr__(self):
         return (f"<Delivery {len(self.messages)} message(s): {len(self.deleted)} done, "
                 f"{len(self.failed)} failed{', error: ' + self.error if self.error else ''}>")
-
-
-class LambdaContext:
-    """The ``context`` argument Lambda passes: the attributes a handler usually reads."""
-
-    def __init__(self, configuration):
-        self.function_name = configuration["FunctionName"]
-        self.function_version = configuration.get("Version", "$LATEST")
-        self.invoked_function_arn = configuration["FunctionArn"]
-        self.memory_limit_in_mb = configuration.get("MemorySize", 128)
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
-        self._deadline = time.monotonic() + float(configuration.get("Timeout", 3))
-
-    def get_remaining_time_in_millis(self):
-        """Milliseconds left before the function's timeout (as Lambda's context says)."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class _Capture(logging.Handler):
@@ -389,32 +370,24 @@ class OfflineAutomation:
                 self._mirror(obj["bucket"], obj["key"])
 
     def _invoke(self, event, configuration, environment):
-        """Call the handler as the Lambda runtime would: its environment, its clients, its context."""
+        """Call the handler as the Lambda runtime would (the kit's one way: ``call_handler``), with the kit's clients."""
         saved_clients = dict(handler_module.clients)
-        saved_env = {name: os.environ.get(name) for name in environment}
         capture = _Capture()  # the function's log (CloudWatch Logs in AWS) goes to Delivery.log only
         handler_module.logger.addHandler(capture)
         propagate, handler_module.logger.propagate = handler_module.logger.propagate, False
         handler_module.clients.clear()
         handler_module.clients.update({"sagemaker": self._local_sagemaker, "sns": self.aws.client("sns")})
-        os.environ.update(environment)
-        response, error = None, None
         try:
-            response = handler_module.lambda_handler(event, LambdaContext(configuration))
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            response, error = call_handler(handler_module.lambda_handler, event, LambdaContext(configuration),
+                                           environment)
         finally:
             handler_module.logger.removeHandler(capture)
             handler_module.logger.propagate = propagate
             handler_module.clients.clear()
             handler_module.clients.update(saved_clients)
-            for name, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         return Delivery(messages=[r["messageId"] for r in event["Records"]], event=event, response=response,
-                        error=error, log=capture.lines)
+                        error=None if error is None else f"{error['errorType']}: {error['errorMessage']}",
+                        log=capture.lines)
 
     def _require_started(self):
         if self._mock is None:

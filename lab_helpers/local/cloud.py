@@ -2,17 +2,18 @@
 
 :class:`LocalCloud` owns, for one ``LAB_HOME`` and region, the local S3 folder, the control-plane
 store, the job runtime, the pipeline engine and the APIs in front of them, and routes every
-request of :meth:`LocalCloud.boto_session` to them in-process (:mod:`.wire`): S3, STS, SageMaker
-and CloudWatch Logs answer; any other service is refused with a clear error, so local mode makes
+request of :meth:`LocalCloud.boto_session` to them in-process (:mod:`.wire`): S3, STS, SageMaker,
+CloudWatch Logs, IAM and Lambda answer; any other service is refused with a clear error, so local mode makes
 no network call and needs no credentials.
 
 Layers, each importing only those below it::
 
     cloud            this module: builds everything, routes requests
     sagemaker/       the SageMaker API, the pipeline engine, the model registry
+    lambdas/         Lambda: functions, invoked as confined processes
     jobs/            the job runtime: containers, processes, the sandbox, the path overlay, the AWS bridge
     images/          what each emulated container image runs
-    s3/ sts logs     the other emulated services
+    s3/ sts logs iam the other emulated services
     wire/ store      botocore responses; the control-plane store
     errors ids       AWS errors; ids and ARNs
 """
@@ -26,6 +27,8 @@ import botocore.config
 from .. import config
 from . import sts
 from .errors import LocalModeError
+from .iam import IamApi
+from .lambdas.api import LambdaApi
 from .ids import Account
 from .jobs.runtime import Runtime
 from .logs import LogsApi
@@ -34,7 +37,7 @@ from .sagemaker.api import SageMakerApi
 from .sagemaker.engine import Engine
 from .sagemaker.registry import Registry
 from .store import Store
-from .wire import Router
+from .wire import Router, query, restjson
 
 __all__ = ["LocalCloud", "LocalModeError"]
 
@@ -70,6 +73,11 @@ class LocalCloud:
         self.router.add("sts", lambda request, operation: sts.handle(request, self.account))
         self.router.add_json("sagemaker", self.sagemaker)
         self.router.add_json("cloudwatch-logs", self.logs)
+        self.iam = IamApi(self.store, self.account)
+        self.router.add("iam", query.handler("iam", self.iam))
+        self.lambdas = LambdaApi(self.store, self.s3, self.iam, self.runtime, self.home, account)
+        self.router.add("lambda", restjson.handler("lambda", self.lambdas))
+        self.engine.lambdas = self.lambdas  # LambdaStep invokes through it
 
     @classmethod
     def get(cls, home=None, region=None):

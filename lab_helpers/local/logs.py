@@ -1,6 +1,6 @@
 """CloudWatch Logs emulated for local mode: as much as reading job logs needs.
 
-Job logs are written to the control-plane store as they run (:mod:`lab_helpers.local.jobs`);
+Job logs (and Lambda functions' logs, ``/aws/lambda/<function>``) are written to the control-plane store as they run (:mod:`lab_helpers.local.jobs`);
 ``DescribeLogStreams`` and ``GetLogEvents`` read them back with AWS's shapes and tokens.
 """
 
@@ -26,7 +26,7 @@ class LogsApi:
 
     def op_DescribeLogStreams(self, p):
         group = p["logGroupName"]
-        if group not in LOG_GROUPS:
+        if group not in LOG_GROUPS and not group.startswith("/aws/lambda/"):
             raise ApiError("ResourceNotFoundException", "The specified log group does not exist.")
         streams = self.store.log_streams(group, p.get("logStreamNamePrefix", ""))
         if p.get("descending"):

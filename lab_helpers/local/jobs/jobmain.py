@@ -145,12 +145,20 @@ def run_script_transform(spec):
     return _script_mode(serving.run_transform, spec)
 
 
+def run_lambda(spec):
+    """Run one invocation of a Lambda function's Python handler, as Lambda's Python runtime does."""
+    from ..images import lambda_python
+
+    return lambda_python.run(spec)
+
+
 KINDS = {
     "script": run_script,
     "xgboost-training": run_xgboost_training,
     "xgboost-transform": run_xgboost_transform,
     "script-training": run_script_training,
     "script-transform": run_script_transform,
+    "lambda": run_lambda,
 }
 
 

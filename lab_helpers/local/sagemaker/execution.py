@@ -7,7 +7,8 @@ new step starts and the running ones finish; a stop request stops the running jo
 
 Each step type has one runner here (``_run_<Type>``): job steps create their job through the job
 runtime (:mod:`lab_helpers.local.jobs`), Model and RegisterModel steps go to the registry
-(:mod:`.registry`), Condition and Fail steps are evaluated in place.  A new step type is a new runner
+(:mod:`.registry`), Condition and Fail steps are evaluated in place, Lambda
+steps invoke the local Lambda service (``engine.lambdas``).  A new step type is a new runner
 and its name in :data:`SUPPORTED_STEP_TYPES`.  Around every step: the cache (a cacheable step whose
 key matches an earlier successful run reuses it) and the retry policies (:mod:`.policies`).  In a
 selective execution only the selected steps run; the steps they depend on are taken, outputs and
@@ -27,7 +28,8 @@ from . import policies
 from .expressions import Scope, StepFailed, as_string
 from .validation import check_request
 
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail")
+SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail",
+                        "Lambda")
 #: fields of a step's record that ListPipelineExecutionSteps does not show
 HIDDEN_STEP_FIELDS = ("Order", "CacheKey", "CacheEntryTime", "Properties")
 
@@ -42,6 +44,30 @@ class FailStepReached(Exception):
 
 class StepsNotReached(Exception):
     """The execution ended with steps that never became ready; the message names them."""
+
+
+_OUTPUT_TYPES = {"String": as_string, "Integer": int, "Float": float,
+                 "Boolean": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[str(v).lower()]}
+
+
+def lambda_outputs(step_name, declared, response):
+    """A Lambda step's ``OutputParameters``, read from the function's JSON response and typed as declared."""
+    if declared and not isinstance(response, dict):
+        raise StepFailed(f"Lambda step '{step_name}' declares outputs, but its function returned "
+                         f"{type(response).__name__} {str(response)[:200]!r}, not a JSON object holding them.")
+    values = {}
+    for output in declared:
+        name, kind = output.get("OutputName"), output.get("OutputType", "String")
+        if name not in response:
+            raise StepFailed(f"Lambda step '{step_name}': the function's response has no output '{name}' (it has: "
+                             f"{', '.join(sorted(response)) or 'nothing'}). Return it in the handler's dict, or "
+                             "remove it from the step's outputs.")
+        try:
+            values[name] = _OUTPUT_TYPES[kind](response[name])
+        except (KeyError, TypeError, ValueError):
+            raise StepFailed(f"Lambda step '{step_name}': output '{name}' is declared {kind}, but the function "
+                             f"returned {response[name]!r}.") from None
+    return values
 
 
 class Execution:
@@ -150,6 +176,22 @@ class Execution:
         self.scope.properties[step["Name"]] = self.registry.op_DescribeModelPackage(
             {"ModelPackageName": package["ModelPackageArn"]})
         return {"RegisterModel": {"Arn": package["ModelPackageArn"]}}, None
+
+    def _run_Lambda(self, step):
+        arn = step.get("FunctionArn", "")
+        meta = {"Lambda": {"Arn": arn}}
+        event = self.scope.evaluate(step.get("Arguments", {}))
+        lambdas = getattr(self.engine, "lambdas", None)
+        if lambdas is None:
+            raise StepFailed("Lambda steps need the local Lambda service, which this engine was not given.", meta)
+        self.record_step(step, "Executing", Metadata=meta)
+        invocation = lambdas.run(arn, event)  # an unknown function: ApiError, the step fails with its message
+        if invocation.error is not None:
+            raise StepFailed(str(invocation.error.get("errorMessage") or invocation.error.get("errorType")), meta)
+        outputs = lambda_outputs(step.get("Name"), step.get("OutputParameters") or [], invocation.response)
+        self.scope.properties[step["Name"]] = {"OutputParameters": outputs}
+        meta["Lambda"]["OutputParameters"] = [{"Name": k, "Value": as_string(v)} for k, v in outputs.items()]
+        return meta, None
 
     # -- around a step: cache and retries (in a worker thread) -----------------------------
     def _attempts(self, step):
