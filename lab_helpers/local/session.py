@@ -3,6 +3,7 @@
 from sagemaker.workflow.pipeline_context import PipelineSession
 
 from ..config import LOCAL_SDK_CONFIG
+from .images import remote_function
 
 
 def _memoize_config_validation():
@@ -89,6 +90,19 @@ def _poll_local_executions_often():
     _PipelineExecution.wait = wait
 
 
+def local_sdk_config(region, role_arn):
+    """The SDK defaults local mode installs: :data:`LOCAL_SDK_CONFIG` plus the ``@step``/``@remote`` defaults.
+
+    ``RemoteFunction.ImageUri`` is SageMaker's base Python image of the region (the SDK picks that image
+    only on Python 3.8 and 3.10; the kit runs it on its own Python, see :mod:`.images.remote_function`);
+    ``RemoteFunction.RoleArn`` is the local role's full ARN, so the SDK needs no IAM look-up for it.
+    A function's own ``image_uri``/``role`` still win, as with any SDK default.
+    """
+    modules = dict(LOCAL_SDK_CONFIG["SageMaker"]["PythonSDK"]["Modules"])
+    modules["RemoteFunction"] = {"ImageUri": remote_function.image_uri(region), "RoleArn": role_arn}
+    return {**LOCAL_SDK_CONFIG, "SageMaker": {"PythonSDK": {"Modules": modules}}}
+
+
 class LocalLabSession(PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
@@ -108,7 +122,7 @@ class LocalLabSession(PipelineSession):
         self.lab_role_arn = cloud.role_arn
         boto_session = cloud.boto_session()
         _make_sdk_default(boto_session)
-        super().__init__(boto_session=boto_session, sagemaker_config=LOCAL_SDK_CONFIG)
+        super().__init__(boto_session=boto_session, sagemaker_config=local_sdk_config(cloud.region, cloud.role_arn))
 
     def local_path(self, s3_uri):
         """The local file (or folder) that is the twin of ``s3://bucket/key``."""

@@ -145,12 +145,24 @@ def run_script_transform(spec):
     return _script_mode(serving.run_transform, spec)
 
 
+def run_remote_function(spec):
+    """Run a @step / @remote function as the SDK's job_driver.sh does on the base Python image."""
+    from ..images import remote_function
+
+    try:
+        return remote_function.run(spec)
+    except remote_function.RemoteFunctionJobError as exc:
+        _write_reason(str(exc))
+        return 1
+
+
 KINDS = {
     "script": run_script,
     "xgboost-training": run_xgboost_training,
     "xgboost-transform": run_xgboost_transform,
     "script-training": run_script_training,
     "script-transform": run_script_transform,
+    "remote-function": run_remote_function,
 }
 
 
