@@ -63,6 +63,24 @@ def image_uri(region):
     return get_base_python_image_uri(region=region, py_version=DEFAULT_PY_VERSION)
 
 
+#: what a remote-function job imports (the SDK): an execution with @step steps loads it once for all its jobs
+PRELOAD = ("sagemaker.remote_function.invoke_function",)
+
+
+def job_preload(definition):
+    """:data:`PRELOAD` when a pipeline definition has a @step (remote-function) step, else ``()``."""
+    def walk(steps):
+        for step in steps or []:
+            args = step.get("Arguments") or {}
+            yield args.get("AlgorithmSpecification") or {}
+            yield from walk(args.get("IfSteps"))
+            yield from walk(args.get("ElseSteps"))
+
+    found = any(isinstance(spec, dict) and spec.get("ContainerEntrypoint") == ENTRYPOINT
+                for spec in walk(definition.get("Steps")))
+    return PRELOAD if found else ()
+
+
 def check_entrypoint(entrypoint):
     """ClientError text unless ``entrypoint`` is the SDK's remote-function entry point (else None)."""
     if list(entrypoint or []) == ENTRYPOINT:
