@@ -64,7 +64,8 @@ def test_session_supplies_image_and_role_as_sdk_defaults(sess):
     assert remote_function.image_uri("eu-west-2").endswith("/sagemaker-base-python-310:1.0")
 
 
-def test_three_function_steps_with_a_condition(sess, tmp_path):
+def test_three_function_steps_with_a_condition(sess, tmp_path, monkeypatch):
+    """Shaped like AWS's @step quick start: InstanceType in a config.yaml, a Pipeline given no session."""
     from sagemaker.remote_function.core.serialization import deserialize_obj_from_s3
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThan
@@ -72,16 +73,19 @@ def test_three_function_steps_with_a_condition(sess, tmp_path):
     from sagemaker.workflow.parameters import ParameterInteger
     from sagemaker.workflow.pipeline import Pipeline
 
+    (tmp_path / "config.yaml").write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      RemoteFunction:\n"
+        f"        InstanceType: {INSTANCE}\n")
+    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(tmp_path))
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("numpy>=1.0\n")
 
-    @step(name="make", instance_type=INSTANCE, dependencies=str(requirements),
-          pre_execution_commands=["echo pre-execution command ran"])
+    @step(name="make", dependencies=str(requirements), pre_execution_commands=["echo pre-execution command ran"])
     def make(n: int) -> dict:
         print(f"making {n} rows")
         return {"rows": list(range(n)), "n": n}
 
-    @step(name="total", instance_type=INSTANCE)
+    @step(name="total")
     def total(data):
         import numpy as np  # the kit's numpy: satisfied, not installed again
 
@@ -89,11 +93,11 @@ def test_three_function_steps_with_a_condition(sess, tmp_path):
         print(f"the total is {value}")
         return value
 
-    @step(name="report", instance_type=INSTANCE)
+    @step(name="report")
     def report(value, n):
         return {"message": f"total {value} over {n} rows", "mean": value / n}
 
-    @step(name="too_small", instance_type=INSTANCE)
+    @step(name="too_small")
     def too_small(value):
         return f"only {value}"
 
@@ -102,7 +106,7 @@ def test_three_function_steps_with_a_condition(sess, tmp_path):
     summed = total(made)
     big = ConditionStep(name="IsBig", conditions=[ConditionGreaterThan(left=summed, right=5)],
                         if_steps=[report(summed, made["n"])], else_steps=[too_small(summed)])
-    pipeline = Pipeline(name="function-steps", parameters=[rows], steps=[big], sagemaker_session=sess)
+    pipeline = Pipeline(name="function-steps", parameters=[rows], steps=[big])
 
     definition = json.loads(pipeline.definition())
     steps = {s["Name"]: s for s in definition["Steps"]}
@@ -123,6 +127,7 @@ def test_three_function_steps_with_a_condition(sess, tmp_path):
 
     client = sess.sagemaker_client
     job = client.describe_training_job(TrainingJobName=job_of(execution, "total"))
+    assert job["ResourceConfig"]["InstanceType"] == INSTANCE  # from config.yaml
     assert job["AlgorithmSpecification"]["TrainingImage"] == BASE_PYTHON
     assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == remote_function.ENTRYPOINT
     assert job["RoleArn"] == lab_helpers.execution_role(sess)
