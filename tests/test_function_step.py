@@ -223,3 +223,25 @@ def test_job_preload_finds_function_steps():
     nested = {"Steps": [{"Name": "c", "Type": "Condition", "Arguments": {"IfSteps": [function_step]}}]}
     assert remote_function.job_preload(nested) == remote_function.PRELOAD
     assert remote_function.job_preload({"Steps": [{"Name": "t", "Type": "Training", "Arguments": {}}]}) == ()
+
+
+def test_dependencies_never_change_the_kits_environment(tmp_path, capsys):
+    """The bootstrap's dependency step: satisfied requirements are reported; conda is refused with the fix."""
+    import types
+
+    class RuntimeEnvironmentError(Exception):
+        pass
+
+    manager = types.SimpleNamespace(RuntimeEnvironmentError=RuntimeEnvironmentError)
+    install = remote_function._install_dependencies(manager, str(tmp_path / "packages"))
+    requirements = tmp_path / "reqs.txt"
+    requirements.write_text("numpy>=1.0\nsagemaker>=2.256.0,<3.0.0\n")
+    install(None, str(requirements), "3.11")
+    out = capsys.readouterr().out
+    assert "Requirement already satisfied (in the image's environment): numpy==" in out
+    assert "Requirement already satisfied (in the image's environment): sagemaker==" in out
+    assert not (tmp_path / "packages").exists()  # pip never ran
+    with pytest.raises(RuntimeEnvironmentError, match="does not create or update conda environments"):
+        install(None, str(tmp_path / "environment.yml"), "3.11")
+    with pytest.raises(RuntimeEnvironmentError, match="my-env"):
+        install(None, str(requirements), "3.11", conda_env="my-env")

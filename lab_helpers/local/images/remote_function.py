@@ -119,8 +119,8 @@ def _install_dependencies(manager_module, packages):
                             conda_env or os.path.basename(local_dependencies_file)))
         try:
             script_mode.install_requirements_file(local_dependencies_file, os.getcwd(), packages)
-        except script_mode.ScriptModeError as exc:
-            raise error(str(exc)) from None
+        except script_mode.ScriptModeError as exc:  # the bootstrap prefixes its own error name
+            raise error(str(exc).replace("AlgorithmError: ", "", 1)) from None
 
     return bootstrap
 

@@ -10,7 +10,8 @@ choose: *script mode* when the job names the learner's code (the ``sagemaker_pro
 hyperparameter, or ``SAGEMAKER_PROGRAM`` in the model's environment) - its ``sourcedir.tar.gz`` is
 unpacked into ``/opt/ml/code`` here, before the job starts (the runtime has the local S3), and
 :mod:`..images.script_mode` / :mod:`..images.serving` run it - else the image's built-in algorithm
-(XGBoost only; the scikit-learn image has none).
+(XGBoost only; the scikit-learn image has none).  A training job on SageMaker's base Python image is a
+``@step``/``@remote`` function: :mod:`..images.remote_function` runs the SDK's remote-function runner.
 """
 
 import json
