@@ -18,7 +18,7 @@ import sys
 
 
 def main(argv=None):
-    """Run the execution named by ``argv`` (LAB_HOME, region, execution ARN, modules for its jobs); returns its exit code."""
+    """Run the execution ``argv`` names (LAB_HOME, region, ARN, modules for its jobs); returns an exit code."""
     argv = sys.argv[1:] if argv is None else argv
     home, region, arn = argv[:3]
     from .jobs import forkclient
