@@ -8,14 +8,17 @@ its jobs, runs the execution to its end and records how it ended.  The runner be
 a notebook's Ctrl-C or a kernel restart does not touch it.  Its output (the jobs' logs, as they also
 go to CloudWatch Logs) goes to ``LAB_HOME/executions/<execution id>.log``.
 
-    python -m lab_helpers.local.runner <LAB_HOME> <region> <execution ARN>
+    python -m lab_helpers.local.runner <LAB_HOME> <region> <execution ARN> [module to preload ...]
+
+Modules named after the ARN (the SDK's remote-function runner, when the pipeline has ``@step`` steps) are
+imported by the jobs' fork server, in the background, so each job of the execution starts with them loaded.
 """
 
 import sys
 
 
 def main(argv=None):
-    """Run the execution named by ``argv`` (LAB_HOME, region, execution ARN); returns an exit code."""
+    """Run the execution ``argv`` names (LAB_HOME, region, ARN, modules for its jobs); returns an exit code."""
     argv = sys.argv[1:] if argv is None else argv
     home, region, arn = argv[:3]
     from .jobs import forkclient
@@ -25,6 +28,7 @@ def main(argv=None):
             forkclient.shared().start_forked()  # before any thread starts or any file is opened
         else:
             forkclient.shared().start()
+        forkclient.shared().preload_now(*argv[3:])  # what every job of this execution imports: once, not per job
     from .cloud import LocalCloud
 
     from .sagemaker.engine import RUNNER_FAILED

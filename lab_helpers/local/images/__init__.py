@@ -11,10 +11,12 @@ a host process that honours that image's contract.  What runs inside the job pro
                     image's defaults (the inference toolkit's contract)
 ``imagepackages/``  stand-ins for packages of an image that scripts import
                     (``sagemaker_xgboost_container.encoder``)
+``remote_function`` SageMaker's base Python image as the SDK's remote-function runner
+                    (``@step`` / ``@remote`` functions)
 ==================  ==========================================================================
 
-:func:`run_mode` says which a job gets: script mode when it names an entry point, else the
-image's built-in algorithm (the scikit-learn image has none).
+:func:`run_mode` says which a job gets: the remote-function runner on the base Python image, script
+mode when it names an entry point, else the image's built-in algorithm (the scikit-learn image has none).
 """
 
 import re
@@ -47,6 +49,15 @@ SUPPORTED = {
         "algorithm": False,
     },
 }
+#: SageMaker's base Python image (the SDK's default image of @step and @remote functions)
+for _py in ("310", "38"):
+    SUPPORTED["sagemaker-base-python-" + _py] = {
+        "versions": ("1.0",),
+        "training": "a @step or @remote function: the SDK's remote-function runner (job_driver.sh), on the kit's "
+                    "Python",
+        "algorithm": False,
+        "runner": "remote-function",
+    }
 
 #: stand-ins for the image's own Python packages, put on a script-mode job's sys.path
 IMAGE_PACKAGES = {"sagemaker-xgboost": str(Path(__file__).resolve().parent / "imagepackages")}
@@ -97,11 +108,13 @@ def check(image_uri, purpose):
 
 
 def run_mode(repo, purpose, program):
-    """"script" when the job names an entry point (``program``), else "algorithm" for an image with one.
+    """The image's own runner, else "script" when the job names an entry point, else "algorithm" if it has one.
 
-    ``purpose`` is "training" or "inference"; an image without a built-in algorithm (scikit-learn)
+    An image with a runner ("remote-function": the base Python image) always runs that.  ``purpose`` is "training" or "inference"; an image without a built-in algorithm (scikit-learn)
     and no entry point raises :class:`UnsupportedImage` saying what to give.
     """
+    if SUPPORTED[repo].get("runner"):
+        return SUPPORTED[repo]["runner"]
     if program:
         return "script"
     if SUPPORTED[repo].get("algorithm"):

@@ -294,27 +294,36 @@ def install_requirements(code_dir, host_code_dir, target, error="InstallRequirem
     path = code_dir.rstrip("/") + "/requirements.txt"
     if not os.path.isfile(path):
         return False
+    install_requirements_file(path, host_code_dir, target, error)
+    return True
+
+
+def install_requirements_file(path, cwd, target, error="InstallRequirementsError"):
+    """pip-install the requirements file ``path`` (from ``cwd``) into the host folder ``target``, not the kit's.
+
+    Raises :class:`ScriptModeError` with pip's message when pip fails.
+    """
+    name = os.path.basename(path)
     with open(path) as handle:
         pip_args, pending, satisfied = plan_requirements(handle.read())
-    print("Installing dependencies from requirements.txt into the job's own folder (not the image's "
-          "environment)", flush=True)
+    print("Installing dependencies from {} into the job's own folder (not the image's environment)".format(name),
+          flush=True)
     for found in satisfied:
         print("Requirement already satisfied (in the image's environment): {}".format(found), flush=True)
     if not pending:
-        return True
+        return
     command = [sys.executable, "-m", "pip", "install", "--target", target, "--disable-pip-version-check",
                "--no-input", "--no-warn-script-location"] + pip_args
     env = dict(os.environ)
     env.pop("LAB_HELPERS_OVERLAY", None)
     env.pop("PYTHONSTARTUP", None)
-    code, lines = stream(command, host_code_dir, env)
+    code, lines = stream(command, cwd, env)
     if code != 0:
         errors = [line for line in lines if line.startswith("ERROR")] or lines[-3:]
         raise ScriptModeError('AlgorithmError: {}:\nExitCode {}\nErrorMessage "{}"\nCommand "{}"'.format(
-            error, code, "\n".join(errors).strip(), "python3 -m pip install -r requirements.txt"), exit_code=1)
+            error, code, "\n".join(errors).strip(), "python3 -m pip install -r " + name), exit_code=1)
     importlib.invalidate_caches()
     _warn_if_shadowed(target)
-    return True
 
 
 def _warn_if_shadowed(target):

@@ -10,7 +10,8 @@ choose: *script mode* when the job names the learner's code (the ``sagemaker_pro
 hyperparameter, or ``SAGEMAKER_PROGRAM`` in the model's environment) - its ``sourcedir.tar.gz`` is
 unpacked into ``/opt/ml/code`` here, before the job starts (the runtime has the local S3), and
 :mod:`..images.script_mode` / :mod:`..images.serving` run it - else the image's built-in algorithm
-(XGBoost only; the scikit-learn image has none).
+(XGBoost only; the scikit-learn image has none).  A training job on SageMaker's base Python image is a
+``@step``/``@remote`` function: :mod:`..images.remote_function` runs the SDK's remote-function runner.
 """
 
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ...shapes import JOB_KINDS
 from .. import images
+from ..images import remote_function
 from .staging import JobFailed, output_files, safe_extract, split
 
 #: sitecustomize for Python processes a script-mode job starts (they see the job's /opt/ml too)
@@ -198,6 +200,8 @@ class Training:
              "network_interface_name": "eth0"}))
         if mode == "script":
             spec = self._script_spec(name, request, hps, job_dir, ml, repo, version)
+        elif mode == "remote-function":
+            spec = self._remote_function_spec(name, request, job_dir, ml)
         else:
             env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
             env.update(TRAINING_JOB_NAME=name, TRAINING_JOB_ARN=self.runtime.arn(JOB_KINDS["TrainingJob"], name))
@@ -217,6 +221,20 @@ class Training:
             JOB_KINDS["TrainingJob"], name), "AWS_REGION": self.runtime.account.region})
         return {"kind": "script-training", "image": repo, "version": version, "mapping": {"/opt/ml": str(ml)},
                 "host": _script_host(job_dir, ml / "code", repo), "env": env}
+
+    def _remote_function_spec(self, name, request, job_dir, ml):
+        """The base Python image: the SDK's remote-function runner (:mod:`..images.remote_function`)."""
+        algorithm = request["AlgorithmSpecification"]
+        refused = remote_function.check_entrypoint(algorithm.get("ContainerEntrypoint"))
+        if refused:
+            raise JobFailed(refused)
+        env = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
+        env.update({"TRAINING_JOB_NAME": name, "TRAINING_JOB_ARN": self.runtime.arn(
+            JOB_KINDS["TrainingJob"], name), "AWS_REGION": self.runtime.account.region})
+        host = _script_host(job_dir, job_dir / "private" / "work", None)
+        host["work"] = host["code"]
+        return {"kind": "remote-function", "mapping": {"/opt/ml": str(ml)}, "host": host, "env": env,
+                "argv": [str(a) for a in algorithm.get("ContainerArguments") or []]}
 
     def finish(self, name, request, job_dir, lines, started):
         """Upload model.tar.gz (and output.tar.gz); the Completed job's fields."""

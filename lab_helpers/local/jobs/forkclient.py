@@ -48,6 +48,19 @@ class ForkServer:
         """Have the server import ``modules`` too before it forks (effective when it starts)."""
         self.preload += [m for m in modules if m not in self.preload]
 
+    def preload_now(self, *modules):
+        """Have the running server import ``modules`` now, before its next fork (in its own process)."""
+        if not modules:
+            return
+        with self._lock:
+            if self._proc is None:
+                return
+            try:
+                self._proc.stdin.write((json.dumps({"preload": list(modules)}) + "\n").encode())
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
     def start_forked(self):
         """Become a fork server's client by forking this (warm, single-threaded) process as the server.
 

@@ -84,15 +84,22 @@ def _send(message):
     sys.stdout.flush()
 
 
-def serve(preload=PRELOAD):
-    """Import the job libraries (and ``preload``) once, then fork a child per request until stdin closes."""
-    for name in preload:
+def _import(names):
+    for name in names:
         try:
             module = importlib.import_module(name)
             if callable(getattr(module, "preload", None)):  # a module may warm its own caches
                 module.preload()
         except Exception:  # noqa: BLE001 - a missing optional library only makes that job slower
             pass
+
+
+def serve(preload=PRELOAD):
+    """Import the job libraries (and ``preload``) once, then fork a child per request until stdin closes.
+
+    A request ``{"preload": [module, ...]}`` imports more modules first (what the coming jobs all need).
+    """
+    _import(preload)
     _send({"ready": True, "pid": os.getpid()})
     stdin = sys.stdin.buffer
     buffered = b""
@@ -109,6 +116,9 @@ def serve(preload=PRELOAD):
                 if not line.strip():
                     continue
                 request = json.loads(line)
+                if "preload" in request:
+                    _import(request["preload"])
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     _child(request)

@@ -6,8 +6,9 @@ Here we make ``/opt/ml/...`` this job's own folder - by confining the process in
 namespaces where the system allows it (:mod:`.sandbox`: the real ``/opt/ml`` is then the job's
 folder), else with the in-process path overlay - route its AWS calls to the kit
 (:mod:`.jobsite.sitecustomize`), and then run what the image would run: a processing script,
-the built-in XGBoost algorithm's training, or its batch-transform serving, or (script mode) the
-learner's training or inference script as the framework images' toolkits run them.
+the built-in XGBoost algorithm's training, or its batch-transform serving, (script mode) the
+learner's training or inference script as the framework images' toolkits run them, or a ``@step``
+function as the SDK's remote-function runner runs it on the base Python image.
 
 Kept free of heavy imports (no SageMaker SDK): every job pays for what it imports.
 """
@@ -152,6 +153,17 @@ def run_lambda(spec):
     return lambda_python.run(spec)
 
 
+def run_remote_function(spec):
+    """Run a @step / @remote function as the SDK's job_driver.sh does on the base Python image."""
+    from ..images import remote_function
+
+    try:
+        return remote_function.run(spec)
+    except remote_function.RemoteFunctionJobError as exc:
+        _write_reason(str(exc))
+        return 1
+
+
 KINDS = {
     "script": run_script,
     "xgboost-training": run_xgboost_training,
@@ -159,6 +171,7 @@ KINDS = {
     "script-training": run_script_training,
     "script-transform": run_script_transform,
     "lambda": run_lambda,
+    "remote-function": run_remote_function,
 }
 
 

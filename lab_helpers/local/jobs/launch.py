@@ -113,14 +113,18 @@ class Launcher:
             raise
 
 
+#: the notebook's SageMaker SDK config files are not the container's (a job's SDK loads its image's, as in AWS)
+_NOTEBOOK_ONLY = ("SAGEMAKER_USER_CONFIG_OVERRIDE", "SAGEMAKER_ADMIN_CONFIG_OVERRIDE")
+
+
 def job_environment(job_env):
-    """A job process's environment: the notebook's, less its AWS settings, plus the job's own.
+    """A job process's environment: the notebook's, less its AWS settings and SDK config paths, plus the job's own.
 
     ``PYTHONPATH`` starts with the bridge's ``sitecustomize`` folder (every Python process of the
     job answers AWS calls locally) and the kit; ``PATH`` starts with this interpreter's folder, so
     ``python3`` and ``pip`` in a job are the job's Python, as in the image.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _NOTEBOOK_ONLY}
     env.update(job_env)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONSTARTUP", None)

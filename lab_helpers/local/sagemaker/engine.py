@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from ..errors import validation
+from ..images import remote_function
 from ..ids import new_id
 from ..jobs import forkclient
 from ..jobs.runtime import JobStopped
@@ -177,7 +178,7 @@ class Engine:
         self.store.put("execution", arn, arn, {k: v for k, v in doc.items() if v is not None},
                        parent=pipeline["PipelineArn"], created=now)
         self.store.update("pipeline", pipeline["PipelineName"].lower(), lambda d: dict(d, LastExecutionTime=now))
-        pid, exited, log_path = self._spawn_runner(arn)
+        pid, exited, log_path = self._spawn_runner(arn, remote_function.job_preload(definition))
         interrupted = False
         while True:  # the request is recorded and its runner started: a Ctrl-C now must not orphan it
             try:
@@ -190,12 +191,15 @@ class Engine:
                   f"stop it with StopPipelineExecution, {arn})", file=sys.stderr)
         return arn
 
-    def _spawn_runner(self, arn):
-        """Start the runner process: forked from the fork server, else a fresh interpreter."""
+    def _spawn_runner(self, arn, preload=()):
+        """Start the runner process: forked from the fork server, else a fresh interpreter.
+
+        ``preload``: modules the runner imports before it forks its jobs' server (what its jobs all need).
+        """
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / (arn.rsplit("/", 1)[-1] + ".log")
-        argv = [str(self.home), self.region, arn]
+        argv = [str(self.home), self.region, arn, *preload]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         if forkclient.enabled():

@@ -10,6 +10,7 @@ import json
 import re
 import time
 
+_JSON_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _PROPERTY_TOKEN = re.compile(r"\.([A-Za-z0-9_]+)|\['([^']*)'\]|\[\"([^\"]*)\"\]|\[(\d+)\]")
 
 
@@ -115,7 +116,8 @@ class Scope:
         except ValueError as exc:
             raise StepFailed(f"JsonGet could not parse {uri} as JSON: {exc}") from None
         value = document
-        for token in filter(None, re.split(r"\.|\[(\d+)\]", path)):
+        for name, index, key1, key2 in _JSON_PATH_TOKEN.findall(path):  # a.b[0]['c'] (a @step's Result['c'])
+            token = index or name or key1 or key2
             try:
                 value = value[int(token)] if token.isdigit() and isinstance(value, list) else value[token]
             except (KeyError, IndexError, TypeError):
