@@ -114,3 +114,15 @@ def test_default_role_listing_and_simulation(local_sess, iam):
         ("lambda:InvokeFunction", "allowed"), ("s3:GetObject", "allowed")]
     assert error_of(iam.simulate_principal_policy, PolicySourceArn="arn:aws:iam::000000000000:role/Nobody",
                     ActionNames=["s3:GetObject"])[0] == "NoSuchEntity"
+
+
+def test_get_execution_role_finds_the_kits_role(local_sess, caplog):
+    """AWS's examples start with ``sagemaker.get_execution_role()``: offline it is the kit's role, found in IAM."""
+    import sagemaker
+
+    from lab_helpers import config
+
+    with caplog.at_level("WARNING"):
+        arn = sagemaker.get_execution_role(local_sess)
+    assert arn == f"arn:aws:iam::{config.LOCAL_ACCOUNT_ID}:role/{config.LOCAL_ROLE_NAME}"
+    assert "get_role" not in caplog.text  # the SDK's look-up of the role's path succeeded

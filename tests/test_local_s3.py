@@ -608,7 +608,7 @@ def test_managed_copy_uses_part_copies(client, bucket, s3):
 def test_sts_get_caller_identity(session):
     identity = session.client("sts").get_caller_identity()
     assert identity["Account"] == ACCOUNT
-    assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/LabLocal/local"
+    assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/LabLocalExecutionRole/local"
     assert identity["UserId"].endswith(":local")
     with pytest.raises(ClientError) as exc:
         session.client("sts").get_session_token()

@@ -1,9 +1,15 @@
-"""AWS STS emulated for local mode: ``GetCallerIdentity`` as the local learner role (query protocol)."""
+"""AWS STS emulated for local mode: ``GetCallerIdentity`` as the local learner role (query protocol).
+
+The caller is a session of the kit's execution role (``config.LOCAL_ROLE_NAME``), as a notebook in
+Studio runs as its execution role: ``sagemaker.get_execution_role()`` then finds that role in the
+local IAM, as AWS's examples expect.
+"""
 
 import hashlib
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import config
 from .wire.bodies import iter_body
 from .wire.responses import raw_response
 from .wire.xml import sub, xml_bytes, xml_root
@@ -27,8 +33,9 @@ def handle(request, account_id):
     if action == "GetCallerIdentity":
         root = xml_root("GetCallerIdentityResponse", STS_XMLNS)
         result = sub(root, "GetCallerIdentityResult")
-        sub(result, "Arn", f"arn:aws:sts::{account}:assumed-role/LabLocal/local")
-        role_id = "AROA" + hashlib.sha1(f"LabLocal:{account}".encode()).hexdigest()[:17].upper()
+        role = config.LOCAL_ROLE_NAME
+        sub(result, "Arn", f"arn:aws:sts::{account}:assumed-role/{role}/local")
+        role_id = "AROA" + hashlib.sha1(f"{role}:{account}".encode()).hexdigest()[:17].upper()
         sub(result, "UserId", f"{role_id}:local")
         sub(result, "Account", account)
         sub(sub(root, "ResponseMetadata"), "RequestId", request_id)
