@@ -417,6 +417,20 @@ def _run_in_browser(lab, name):
 # --------------------------------------------------------------------------- tests
 
 
+def test_a_missing_browser_skips_with_the_install_hint_but_fails_in_ci(tmp_path, monkeypatch):
+    """No chromedriver: outside CI a skip that says how to install it; under CI=true a failure."""
+    monkeypatch.setenv("LAB_CHROME", sys.executable)  # any existing file will do here
+    monkeypatch.setenv("LAB_CHROMEDRIVER", str(tmp_path / "no-chromedriver"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium chromium-driver"):
+        find_browser()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but no chromedriver found"):
+        find_browser()
+    monkeypatch.setenv("LAB_CHROMEDRIVER", sys.executable)
+    assert find_browser() == (sys.executable, sys.executable)
+
+
 def test_checks_catch_an_error_math_and_a_cell_that_did_not_run(lab):
     """A probe notebook: the checks below must find its traceback, its typeset dollars and its skipped cell."""
     import nbformat
