@@ -286,14 +286,14 @@ class Lab:
         total, page = self.js(f"const s = document.querySelector('{scroller}'); return [s.scrollHeight, s.clientHeight]")
         total = min(total, 40 * page)  # a bound, should a notebook ever be endless
         pieces = []
-        for top in range(0, total, page):
+        for top in range(0, total, page - 4):  # pages overlap a little: see below
             self.js(f"document.querySelector('{scroller}').scrollTop = arguments[0]", top)
             time.sleep(0.2)
             actual = self.js(f"return document.querySelector('{scroller}').scrollTop")
             pieces.append((actual, Image.open(BytesIO(element.screenshot_as_png))))
         scale = pieces[0][1].height / page
         sheet = Image.new("RGB", (pieces[0][1].width, int(total * scale)), "white")
-        for top, image in reversed(pieces):  # each page's top edge (the toolbar's shadow) under the page before
+        for top, image in reversed(pieces):  # each page's top row (the toolbar's shadow) under the page before
             sheet.paste(image, (0, int(top * scale)))
         path.parent.mkdir(parents=True, exist_ok=True)
         sheet.save(path)
