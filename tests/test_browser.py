@@ -116,8 +116,13 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.base / "jupyterlab.log"
         self.server = self.driver = None
-        self._start_server()
-        self._start_browser(chrome, chromedriver)
+        try:
+            self._start_server()
+            self._start_browser(chrome, chromedriver)
+        except Exception as error:
+            log = self.log_tail()
+            self.close()  # whatever did start
+            raise RuntimeError(f"{type(error).__name__}: {error}\n{log}") from error
 
     # -- the server ------------------------------------------------------------------------------
     def _start_server(self):
@@ -145,7 +150,7 @@ class Lab:
                 return
             except OSError:
                 if self.server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not answer within {START_TIMEOUT} s\n{self.log_tail()}")
+                    raise RuntimeError(f"JupyterLab did not answer within {START_TIMEOUT} s") from None
                 time.sleep(0.25)
 
     def api(self, path, method="GET"):
@@ -389,12 +394,10 @@ def lab(request, tmp_path_factory):
     for variable in PROXY_VARIABLES:
         patch.delenv(variable, raising=False)
     request.addfinalizer(patch.undo)
-    instance = None
     try:
         instance = Lab(tmp_path_factory.mktemp("browser"), chrome, chromedriver)
     except Exception as error:
-        log = instance.log_tail() if instance else ""
-        pytest.fail(f"could not start JupyterLab and Chromium: {error}\n{log}", pytrace=False)
+        pytest.fail(f"could not start JupyterLab and Chromium: {error}", pytrace=False)
     request.addfinalizer(instance.close)
     return instance
 
