@@ -122,7 +122,10 @@ def main(argv):
     if command == "lab":
         setup_lab()
         return lab(rest)
-    setup()
+    if command == "test":
+        setup_lab()  # the suite starts JupyterLab too (tests/test_browser.py, tests/test_kit_lab.py)
+    else:
+        setup()
     env = dict(os.environ)
     if command == "run":
         env.setdefault("LAB_MODE", "local")

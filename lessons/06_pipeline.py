@@ -28,8 +28,8 @@
 #
 # **Prerequisites:** notebooks 03–05. **Time:** about 50 minutes; in remote mode add about 40 minutes of
 # waiting for three executions. **Cost:** local mode is free. Remote mode runs the outline's pipeline (one
-# training job, about \$0.01) and the abalone pipeline twice (four jobs on ml.m5.xlarge, about \$0.06, then three
-# jobs, about \$0.04): about \$0.12 in total.
+# training job) and the abalone pipeline twice (four jobs on ml.m5.xlarge, then three jobs): about $0.12 in
+# total (1, 6 and 4 cents).
 
 # %% [markdown]
 # ## Setup

@@ -85,12 +85,27 @@ def test_setup_lab_installs_the_lab_extra_once_per_pyproject(tmp_path, monkeypat
     assert calls[-1][-1] == f"{kit.ROOT}[test,lab]"
 
 
+def test_kit_test_sets_up_jupyterlab_and_run_does_not(monkeypatch):
+    """``kit.py test`` installs the lab extra too (the suite starts JupyterLab); ``kit.py run`` does not need it."""
+    kit = _kit()
+    calls = []
+    monkeypatch.setattr(kit, "setup", lambda: calls.append("setup"))
+    monkeypatch.setattr(kit, "setup_lab", lambda: calls.append("setup_lab"))
+    monkeypatch.setattr(kit.subprocess, "call", lambda command, **kwargs: calls.append(command[1:3]) or 0)
+    assert kit.main(["test", "-m", "browser"]) == 0
+    assert calls == ["setup_lab", ["-m", "pytest"]]
+    calls.clear()
+    assert kit.main(["run"]) == 0
+    assert calls == ["setup", ["-m", "lab_helpers"]]
+
+
 def test_jupyterlab_is_the_lab_extra_and_the_readme_starts_with_it():
     import tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(r.startswith("jupyterlab") for r in extras["lab"])
-    assert not any(r.startswith("jupyterlab") for r in extras["test"]), "CI does not need JupyterLab"
+    assert not any(r.startswith("jupyterlab") for r in extras["test"]), (
+        "JupyterLab stays in the lab extra: kit.py test installs both extras")
     quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert "python3 kit.py lab" in quick_start
 
