@@ -280,6 +280,11 @@ def test_monitor_shows_the_tuning_job_and_its_training_logs(sess, best_model_run
     assert rows["TuneAbalone"]["ran"] == f"TuningJob: {name.lower()}"
     text = str(monitor.show_logs(sess, first.arn, "TuneAbalone", full=True))
     assert text.count(f"--- {name}-00") == 4 and "validation-rmse" in text
+    best = sess.sagemaker_client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+        "BestTrainingJob"]["TrainingJobName"]
+    found = monitor.artifacts(sess, first.arn)
+    row = found[found["step"] == "TuneAbalone"].iloc[0]
+    assert row["artifact"] == f"best model.tar.gz ({best})" and row["location"].endswith(f"/{best}/output/model.tar.gz")
 
 
 # ----------------------------------------------------------------------------- the strategies
@@ -296,7 +301,7 @@ def strategies_run(sess, role, bucket, image, channels):
         TuningStep(name="Bayesian", step_args=xgboost_tuner(sess, role, bucket, image, numeric, strategy="Bayesian",
                                                             random_seed=3).fit(channels)),
         TuningStep(name="Grid", step_args=xgboost_tuner(
-            sess, role, bucket, image, {"max_depth": CategoricalParameter([2, 4, 6]),
+            sess, role, bucket, image, {"max_depth": CategoricalParameter([2, 4]),
                                         "eta": CategoricalParameter([0.1, 0.3])},
             strategy="Grid", max_jobs=None, max_parallel_jobs=2).fit(channels)),
     ]
@@ -321,10 +326,10 @@ def test_random_and_bayesian_run_max_jobs_within_the_ranges(sm, strategies_run, 
 def test_grid_runs_every_combination_once(sm, strategies_run):
     name = tuning_job_of(steps_of(strategies_run)["Grid"])
     described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 6
+    assert described["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 4
     combos = sorted((j["TunedHyperParameters"]["max_depth"], j["TunedHyperParameters"]["eta"])
                     for j in all_pages(sm, name))
-    assert combos == [(d, e) for d in ("2", "4", "6") for e in ("0.1", "0.3")]
+    assert combos == [(d, e) for d in ("2", "4") for e in ("0.1", "0.3")]
 
 
 # ----------------------------------------------------------------------------- script mode, warm start
@@ -481,6 +486,33 @@ def test_tuning_step_whose_training_jobs_all_fail_fails_the_execution_naming_the
     assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 2
     assert described["ObjectiveStatusCounters"]["Failed"] == 2 and "BestTrainingJob" not in described
     assert len(all_pages(sm, name, StatusEquals="Failed")) == 2
+
+
+def test_a_retry_policy_retries_a_tuning_step_whose_jobs_hit_internal_errors(
+        sess, sm, role, score_source, channels, monkeypatch):
+    from sagemaker.tuner import ContinuousParameter
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.retry import SageMakerJobExceptionTypeEnum, SageMakerJobStepRetryPolicy
+    from sagemaker.workflow.steps import TuningStep
+
+    monkeypatch.setenv("LAB_FAIL_JOBS", "Flaky:2")  # both jobs of the first attempt fail with InternalServerError
+    policy = SageMakerJobStepRetryPolicy(failure_reason_types=[SageMakerJobExceptionTypeEnum.INTERNAL_ERROR],
+                                         max_attempts=1, interval_seconds=1, backoff_rate=1.0)
+    step = TuningStep(name="Flaky", retry_policies=[policy], step_args=score_tuner(
+        sess, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=2, max_parallel_jobs=2,
+        strategy="Random").fit({"train": channels["train"]}))
+    execution = run(Pipeline(name="TuneFlaky", steps=[step], sagemaker_session=sess), role)
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    record = steps_of(execution)["Flaky"]
+    assert record["AttemptCount"] == 2
+    retried = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job_of(record))
+    assert retried["TrainingJobStatusCounters"]["Completed"] == 2
+    first_attempt = [s for s in sm.list_hyper_parameter_tuning_jobs(NameContains="Flaky")[
+        "HyperParameterTuningJobSummaries"] if s["HyperParameterTuningJobStatus"] == "Failed"]
+    assert len(first_attempt) == 1 and first_attempt[0]["TrainingJobStatusCounters"]["RetryableError"] == 2
+    failed = sm.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=first_attempt[0]["HyperParameterTuningJobName"])
+    assert failed["FailureReason"].startswith("InternalServerError") and "LAB_FAIL_JOBS" in failed["FailureReason"]
 
 
 def test_stopping_the_execution_stops_the_tuning_job_and_its_training_jobs(sess, sm, role, score_source, channels):
