@@ -27,7 +27,9 @@ across a tuning job and its parents; with ``IdenticalDataAndAlgorithm`` the pare
 Differences from AWS: ``TrainingJobEarlyStoppingType`` ``Auto`` behaves as ``Off`` (no training job is
 stopped early for a poor intermediate objective); Bayesian search is optuna's TPE, a stand-in for
 SageMaker's own optimiser; Hyperband, Autotune and multi-algorithm tuning (``TrainingJobDefinitions``)
-are refused with a clear error; failed training jobs are not retried (``RetryStrategy`` is recorded).
+are refused with a clear error; failed training jobs are not retried (``RetryStrategy`` is recorded);
+of ``TuningJobCompletionCriteria`` only ``TargetObjectiveMetricValue`` is honoured, and
+``ResourceLimits.MaxRuntimeInSeconds`` is recorded, not enforced.
 """
 
 import os
