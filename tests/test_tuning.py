@@ -10,7 +10,9 @@ job; ListTrainingJobsForHyperParameterTuningJob sorted, filtered and paginated; 
 monitor's view of the step; Random, Grid and Bayesian in one pipeline (Grid enumerates its grid); a
 ``metric_definitions`` objective over a script-mode job's log; warm start (parents as prior
 observations, ``OverallBestTrainingJob``, the 500-job limit); requests AWS refuses; a tuning step whose
-training jobs all fail; stopping an execution stops the tuning job and its training jobs.
+training jobs all fail; a retry policy retrying one whose jobs hit internal errors; stopping an execution
+stops the tuning job and its training jobs.  The strategies on their own: values drawn on each scaling
+type's scale, Bayesian search concentrating where the objective is good, warm-start results as priors.
 """
 
 import io
@@ -549,3 +551,63 @@ def test_stopping_the_execution_stops_the_tuning_job_and_its_training_jobs(sess,
     with pytest.raises(ClientError) as again:
         sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert again.value.response["Error"]["Code"] == "ValidationException"
+
+
+# ----------------------------------------------------------------------------- the strategies on their own
+def _ranges(**extra):
+    from lab_helpers.local.sagemaker.tuning_strategies import parse_ranges
+
+    config = {"ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}],
+                                  "IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "100",
+                                                              **extra}]}}
+    return config, parse_ranges(config)
+
+
+def test_scaling_types_draw_values_on_their_scale():
+    import random
+    import statistics
+
+    from lab_helpers.local.sagemaker.tuning_strategies import RandomSearch, Range
+
+    linear = RandomSearch(_ranges(ScalingType="Linear")[1], seed=1)
+    logarithmic = RandomSearch(_ranges(ScalingType="Logarithmic")[1], seed=1)
+    assert 40 <= statistics.median(linear.suggest()["n"] for _ in range(2000)) <= 60
+    assert 7 <= statistics.median(logarithmic.suggest()["n"] for _ in range(2000)) <= 14  # around sqrt(1 * 100)
+    reverse = Range("Continuous", "momentum", 0.9, 0.999, scaling="ReverseLogarithmic")
+    rng = random.Random(1)
+    drawn = [reverse.sample(rng) for _ in range(2000)]
+    assert all(0.9 <= v <= 0.999 for v in drawn) and 0.985 <= statistics.median(drawn) <= 0.995
+
+
+def test_bayesian_search_learns_where_the_objective_is_low_and_random_search_does_not():
+    from lab_helpers.local.sagemaker.tuning_strategies import make_strategy
+
+    config, ranges = _ranges()
+
+    def late_mean(strategy_name):
+        strategy = make_strategy(dict(config, Strategy=strategy_name, RandomSeed=5,
+                                      HyperParameterTuningJobObjective={"Type": "Minimize"}), ranges, 40)
+        seen = []
+        for _ in range(40):
+            values = strategy.suggest()
+            objective = (values["x"] - 0.3) ** 2 + ((values["n"] - 10) / 100) ** 2
+            strategy.tell(values, objective)
+            seen.append(objective)
+        return sum(seen[-15:]) / 15
+
+    assert late_mean("Bayesian") < late_mean("Random") / 2
+
+
+def test_warm_start_results_are_prior_observations():
+    from lab_helpers.local.sagemaker.tuning_strategies import GridSearch, make_strategy, parse_ranges
+
+    grid = parse_ranges({"ParameterRanges": {"CategoricalParameterRanges": [{"Name": "c", "Values": ["a", "b", "c"]}]}})
+    search = GridSearch(grid)
+    search.observe({"c": "b"}, 1.0)  # a parent ran this one
+    assert [search.suggest(), search.suggest(), search.suggest()] == [{"c": "a"}, {"c": "c"}, None]
+    config, ranges = _ranges()
+    bayes = make_strategy(dict(config, Strategy="Bayesian", RandomSeed=1,
+                               HyperParameterTuningJobObjective={"Type": "Maximize"}), ranges, 4)
+    for x in (0.1, 0.2, 0.8, 0.9):
+        bayes.observe({"x": x, "n": 50}, x)
+    assert len(bayes.study.trials) == 4 and bayes.study.best_trial.value == 0.9
