@@ -382,6 +382,28 @@ def test_warm_start_learns_from_the_parent_and_reports_the_overall_best(sm, scri
     assert described["BestTrainingJob"]["TrainingJobName"] in {j["TrainingJobName"] for j in own}
 
 
+def test_tuner_fit_outside_a_pipeline_and_its_analytics(sess, sm, role, score_source, channels, monkeypatch):
+    """The SDK's own tuning calls with a plain Session: fit, wait, best_training_job, analytics."""
+    import sagemaker.session
+    from sagemaker.tuner import ContinuousParameter
+
+    from lab_helpers.config import LOCAL_SDK_CONFIG
+
+    monkeypatch.setattr(sagemaker.session, "_wait_until", lambda fn, poll=5: fn())  # no first-poll sleep
+    plain = sagemaker.session.Session(boto_session=sess.boto_session, sagemaker_config=LOCAL_SDK_CONFIG)
+    tuner = score_tuner(plain, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=2, strategy="Random", base_tuning_job_name="score")
+    tuner.fit({"train": channels["train"]})
+    tuner.wait()
+    name = tuner.latest_tuning_job.name
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuner.best_training_job() == described["BestTrainingJob"]["TrainingJobName"]
+    frame = tuner.analytics().dataframe()
+    assert sorted(frame["TrainingJobName"]) == sorted(j["TrainingJobName"] for j in all_pages(sm, name))
+    assert frame["FinalObjectiveValue"].min() == described["BestTrainingJob"][
+        "FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+
+
 # ----------------------------------------------------------------------------- requests AWS refuses
 @pytest.fixture(scope="module")
 def request_of(sess, role, bucket, image, channels):
