@@ -391,7 +391,8 @@ def test_tuner_fit_outside_a_pipeline_and_its_analytics(sess, sm, role, score_so
 
     monkeypatch.setattr(sagemaker.session, "_wait_until", lambda fn, poll=5: fn())  # no first-poll sleep
     plain = sagemaker.session.Session(boto_session=sess.boto_session, sagemaker_config=LOCAL_SDK_CONFIG)
-    tuner = score_tuner(plain, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=2, strategy="Random", base_tuning_job_name="score")
+    tuner = score_tuner(plain, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=2,
+                        strategy="Random", base_tuning_job_name="score")
     tuner.fit({"train": channels["train"]})
     tuner.wait()
     name = tuner.latest_tuning_job.name
