@@ -7,7 +7,7 @@ What is checked: a TuningStep of 4 training jobs, 2 at a time, whose best model 
 (the package points at the best job's ``model.tar.gz``); training job names, tuned values within their
 ranges, the static hyperparameters and the objective metric each job got; Describe's counters and best
 job; ListTrainingJobsForHyperParameterTuningJob sorted, filtered and paginated; a cached re-run; the
-monitor's view of the step; Random, Grid and Bayesian in one pipeline (Grid enumerates its grid); a
+monitor's view of the step; the SDK's tuner outside a pipeline (fit, wait, best job, analytics); Random, Grid and Bayesian in one pipeline (Grid enumerates its grid); a
 ``metric_definitions`` objective over a script-mode job's log; warm start (parents as prior
 observations, ``OverallBestTrainingJob``, the 500-job limit); requests AWS refuses; a tuning step whose
 training jobs all fail; a retry policy retrying one whose jobs hit internal errors; stopping an execution
