@@ -7,7 +7,8 @@ What is checked: a TuningStep of 4 training jobs, 2 at a time, whose best model 
 (the package points at the best job's ``model.tar.gz``); training job names, tuned values within their
 ranges, the static hyperparameters and the objective metric each job got; Describe's counters and best
 job; ListTrainingJobsForHyperParameterTuningJob sorted, filtered and paginated; a cached re-run; the
-monitor's view of the step; the SDK's tuner outside a pipeline (fit, wait, best job, analytics); Random, Grid and Bayesian in one pipeline (Grid enumerates its grid); a
+monitor's view of the step; the SDK's tuner outside a pipeline (fit, wait, best job, analytics); Random,
+Grid and Bayesian in one pipeline (Grid enumerates its grid); a
 ``metric_definitions`` objective over a script-mode job's log; warm start (parents as prior
 observations, ``OverallBestTrainingJob``, the 500-job limit); requests AWS refuses; a tuning step whose
 training jobs all fail; a retry policy retrying one whose jobs hit internal errors; stopping an execution
@@ -634,3 +635,38 @@ def test_warm_start_results_are_prior_observations():
     for x in (0.1, 0.2, 0.8, 0.9):
         bayes.observe({"x": x, "n": 50}, x)
     assert len(bayes.study.trials) == 4 and bayes.study.best_trial.value == 0.9
+
+
+def test_stop_hyper_parameter_tuning_job_stops_a_running_tuning_job(sess, sm, role, score_source):
+    """CreateHyperParameterTuningJob runs in the calling thread; StopHyperParameterTuningJob from another ends it."""
+    import threading
+
+    from sagemaker.tuner import ContinuousParameter
+    from sagemaker.workflow.steps import TuningStep
+
+    tuner = score_tuner(sess, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=3,
+                        max_parallel_jobs=1, wait=60)
+    step = TuningStep(name="T", step_args=tuner.fit())
+    request = without_none(dict(step.arguments, HyperParameterTuningJobName="stop-me"))
+    creator = sess.boto_session.client("sagemaker", region_name=sess.boto_region_name)
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(arn=creator.create_hyper_parameter_tuning_job(**request)))
+    thread.start()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="stop-me")[
+                    "TrainingJobStatusCounters"]["InProgress"]:
+                break
+        except ClientError:
+            pass
+        time.sleep(0.1)
+    sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="stop-me")
+    stopped_at = time.time()
+    thread.join(timeout=30)
+    assert time.time() - stopped_at < 20, "the 60-second job was waited for, not stopped"
+    assert not thread.is_alive() and "HyperParameterTuningJobArn" in done["arn"]
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="stop-me")
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    assert described["TrainingJobStatusCounters"]["Stopped"] == 1 and described["TrainingJobStatusCounters"][
+        "Completed"] == 0  # the first job was stopped and no other was launched
