@@ -670,3 +670,32 @@ def test_stop_hyper_parameter_tuning_job_stops_a_running_tuning_job(sess, sm, ro
     assert described["HyperParameterTuningJobStatus"] == "Stopped"
     assert described["TrainingJobStatusCounters"]["Stopped"] == 1 and described["TrainingJobStatusCounters"][
         "Completed"] == 0  # the first job was stopped and no other was launched
+
+
+def test_a_fault_of_the_strategy_fails_the_tuning_job_instead_of_leaving_it_in_progress(
+        sess, sm, role, score_source, monkeypatch):
+    from sagemaker.tuner import ContinuousParameter
+    from sagemaker.workflow.steps import TuningStep
+
+    from lab_helpers.local.sagemaker import tuning_strategies
+
+    calls = []
+    original = tuning_strategies.RandomSearch.suggest
+
+    def second_call_breaks(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the sampler broke")
+        return original(self)
+
+    monkeypatch.setattr(tuning_strategies.RandomSearch, "suggest", second_call_breaks)
+    tuner = score_tuner(sess, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=3,
+                        strategy="Random")
+    request = without_none(dict(TuningStep(name="T", step_args=tuner.fit()).arguments,
+                                HyperParameterTuningJobName="faulty"))
+    sm.create_hyper_parameter_tuning_job(**request)  # runs in this process, with the patched strategy
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="faulty")
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"] == ("InternalServerError: the kit's local tuning could not go on: "
+                                          "RuntimeError: the sampler broke")
+    assert described["TrainingJobStatusCounters"]["Completed"] == 1  # the job already running finished

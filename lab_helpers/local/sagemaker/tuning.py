@@ -306,29 +306,36 @@ class Tuning:
         stopping = lambda: should_stop() or self._stop_requested(name)  # noqa: E731 - asked by every training job
         self.runtime.echo(f"── HyperParameterTuningJob {name} · {config['Strategy']} · {max_jobs} training jobs, "
                           f"{parallel} at a time")
-        launched, running, reached = 0, {}, False
+        launched, running, reached, fault = 0, {}, False, None
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="tuning") as pool:
             while True:
-                halt = stopping() or reached
-                while not halt and launched < max_jobs and len(running) < parallel:
-                    values = strategy.suggest()
-                    if values is None:
-                        max_jobs = launched
-                        break
-                    launched += 1
-                    job = f"{name}-{launched:03d}-{os.urandom(4).hex()}"
-                    tuned = {r.name: r.as_string(values[r.name]) for r in ranges}
-                    running[pool.submit(self._train, doc, job, tuned, stopping)] = values
+                halt = stopping() or reached or fault is not None
+                try:
+                    while not halt and launched < max_jobs and len(running) < parallel:
+                        values = strategy.suggest()
+                        if values is None:
+                            max_jobs = launched
+                            break
+                        launched += 1
+                        job = f"{name}-{launched:03d}-{os.urandom(4).hex()}"
+                        tuned = {r.name: r.as_string(values[r.name]) for r in ranges}
+                        running[pool.submit(self._train, doc, job, tuned, stopping)] = values
+                except Exception as exc:  # noqa: BLE001 - a fault of the strategy ends the job Failed, not InProgress
+                    fault = fault or exc
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
                 for future in done:
                     values = running.pop(future)
-                    objective = future.result()
-                    strategy.tell(values, objective)
+                    try:
+                        objective = future.result()
+                        strategy.tell(values, objective)
+                    except Exception as exc:  # noqa: BLE001 - as above: the running jobs finish, no new one starts
+                        fault = fault or exc
+                        continue
                     if objective is not None and target is not None:
                         reached = reached or (objective >= target if maximize else objective <= target)
-        self._finish(doc, stopping(), reached)
+        self._finish(doc, stopping(), reached, fault)
 
     def _train(self, doc, job, tuned, should_stop):
         """Run one training job; record its summary; returns its objective value or None."""
@@ -375,11 +382,15 @@ class Tuning:
         self.store.put(TRIAL_KIND, job.lower(), arn, summary, parent=doc["HyperParameterTuningJobArn"])
         return value
 
-    def _finish(self, doc, stopped, reached):
+    def _finish(self, doc, stopped, reached, fault=None):
         name = doc["HyperParameterTuningJobName"]
         trials = self.trials(doc)
         fields = {"HyperParameterTuningEndTime": time.time()}
-        if stopped and not reached:
+        if fault is not None:
+            fields["HyperParameterTuningJobStatus"] = "Failed"
+            fields["FailureReason"] = (f"InternalServerError: the kit's local tuning could not go on: "
+                                       f"{type(fault).__name__}: {fault}")[:1024]
+        elif stopped and not reached:
             fields["HyperParameterTuningJobStatus"] = "Stopped"
         elif any(t.get("ObjectiveStatus") == "Succeeded" for t in trials):
             fields["HyperParameterTuningJobStatus"] = "Completed"
