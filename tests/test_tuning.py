@@ -699,3 +699,40 @@ def test_a_fault_of_the_strategy_fails_the_tuning_job_instead_of_leaving_it_in_p
     assert described["FailureReason"] == ("InternalServerError: the kit's local tuning could not go on: "
                                           "RuntimeError: the sampler broke")
     assert described["TrainingJobStatusCounters"]["Completed"] == 1  # the job already running finished
+
+
+def test_a_killed_runner_ends_the_tuning_job_and_its_training_jobs(home, sess, sm, role, score_source, channels):
+    import os
+    import signal
+
+    from botocore.exceptions import WaiterError
+    from conftest import runner_pid
+    from sagemaker.tuner import ContinuousParameter
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.steps import TuningStep
+
+    step = TuningStep(name="TuneKilled", step_args=score_tuner(
+        sess, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=2, max_parallel_jobs=2,
+        wait=8).fit({"train": channels["train"]}))
+    pipeline = Pipeline(name="TuneKilled", steps=[step], sagemaker_session=sess)
+    pipeline.upsert(role_arn=role)
+    execution = pipeline.start()
+    deadline, name = time.time() + 120, None
+    while time.time() < deadline:  # until a training job runs
+        record = steps_of(execution).get("TuneKilled", {})
+        if "TuningJob" in record.get("Metadata", {}):
+            name = tuning_job_of(record)
+            if sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+                    "TrainingJobStatusCounters"]["InProgress"]:
+                break
+        time.sleep(0.1)
+    assert name, "the tuning job never started"
+    os.kill(runner_pid(home, execution.arn), signal.SIGKILL)
+    with pytest.raises(WaiterError, match="Failed"):
+        execution.wait()
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert described["HyperParameterTuningJobStatus"] == "Failed" and "ended before" in described["FailureReason"]
+    assert described["TrainingJobStatusCounters"]["InProgress"] == 0
+    for job in all_pages(sm, name):
+        assert job["TrainingJobStatus"] == "Failed" and "ended (Failed) while it ran" in job["FailureReason"]
+        assert sm.describe_training_job(TrainingJobName=job["TrainingJobName"])["TrainingJobStatus"] == "Failed"

@@ -16,6 +16,9 @@ the built-in XGBoost algorithm reports and script mode ignores).  Its objective 
 that name in its ``FinalMetricDataList``: the built-in algorithm's last evaluation line
 (``validation:rmse``), or the ``MetricDefinitions`` regular expressions over a script-mode job's log.
 
+If the process running a tuning job dies (a pipeline's runner killed), the execution's reaper ends the
+tuning job Failed, and its training jobs still ``InProgress`` end with it the next time anyone looks.
+
 The tuning job ends ``Completed`` when at least one training job reported the objective, ``Failed``
 (with a reason naming the first training job's failure) when none did, ``Stopped`` after
 ``StopHyperParameterTuningJob`` (or a stopped pipeline execution), which stops its running training jobs.
@@ -134,7 +137,25 @@ class Tuning:
     # -- reading ----------------------------------------------------------------------------------
     def trials(self, doc):
         """The HyperParameterTrainingJobSummary of each training job the tuning job ran, in launch order."""
-        return self.store.list(TRIAL_KIND, parent=doc["HyperParameterTuningJobArn"])
+        trials = self.store.list(TRIAL_KIND, parent=doc["HyperParameterTuningJobArn"])
+        status = doc["HyperParameterTuningJobStatus"]
+        if status in TERMINAL:  # a tuning job that ended with jobs still running: its process died (reaped)
+            for trial in trials:
+                if trial["TrainingJobStatus"] in ("InProgress", "Stopping"):
+                    self._end_orphan(doc, trial, "Stopped" if status == "Stopped" else "Failed")
+        return trials
+
+    def _end_orphan(self, doc, trial, final):
+        """A training job whose tuning job ended under it ends too, with its tuning job's reason."""
+        now = time.time()
+        reason = (f"InternalServerError: its tuning job {doc['HyperParameterTuningJobName']} ended "
+                  f"({doc['HyperParameterTuningJobStatus']}) while it ran: {doc.get('FailureReason', '')}")[:1024]
+        self.runtime.end_with_step({_TRAINING.key: {"Arn": trial["TrainingJobArn"]}}, final, reason, now)
+        trial.update(TrainingJobStatus=final, TrainingEndTime=now, ObjectiveStatus="Failed")
+        if final == "Failed":
+            trial["FailureReason"] = reason
+        self.store.put(TRIAL_KIND, trial["TrainingJobName"].lower(), trial["TrainingJobArn"], trial,
+                       parent=doc["HyperParameterTuningJobArn"])
 
     def describe(self, name_or_arn):
         """DescribeHyperParameterTuningJob's response."""
