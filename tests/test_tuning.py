@@ -12,7 +12,8 @@ Grid and Bayesian in one pipeline (Grid enumerates its grid); a
 ``metric_definitions`` objective over a script-mode job's log; warm start (parents as prior
 observations, ``OverallBestTrainingJob``, the 500-job limit); requests AWS refuses; a tuning step whose
 training jobs all fail; a retry policy retrying one whose jobs hit internal errors; stopping an execution
-stops the tuning job and its training jobs.  The strategies on their own: values drawn on each scaling
+(or StopHyperParameterTuningJob) stops the tuning job and its training jobs; a fault of the strategy or a
+killed runner ends the tuning job and its training jobs Failed, never InProgress forever.  The strategies on their own: values drawn on each scaling
 type's scale, Bayesian search concentrating where the objective is good, warm-start results as priors.
 """
 
