@@ -53,10 +53,20 @@ JOB_KINDS = {
                             "TransformJobArn", "TransformJobStatus", "TransformStartTime", "TransformEndTime",
                             "/aws/sagemaker/TransformJobs", "i-local", "describe_transform_job",
                             "TransformJobSummaries", "inference"),
+    # a TuningStep's job: its log is its training jobs' (named <tuning job name>-<index>-<id>)
+    "TuningJob": JobKind("TuningJob", "Tuning job", "tuning_job", "hyper-parameter-tuning-job",
+                         "HyperParameterTuningJobName", "HyperParameterTuningJobArn", "HyperParameterTuningJobStatus",
+                         "CreationTime", "HyperParameterTuningEndTime", "/aws/sagemaker/TrainingJobs", "algo-1",
+                         "describe_hyper_parameter_tuning_job", "HyperParameterTuningJobSummaries", "training"),
 }
 
 #: The pipeline step type that runs each kind of job.
 STEP_JOB_KIND = {"Training": "TrainingJob", "Processing": "ProcessingJob", "Transform": "TransformJob"}
+
+
+def log_stream_prefix(kind, name):
+    """The prefix of job ``name``'s log streams: ``<name>/``; a tuning job's are its training jobs' (``<name>-``)."""
+    return name + ("-" if kind.key == "TuningJob" else "/")
 
 
 def job_of_metadata(metadata):

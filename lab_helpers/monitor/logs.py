@@ -5,6 +5,7 @@ SageMaker writes a job's output to its kind's log group (``/aws/sagemaker/Traini
 named ``<job name>/...``.
 """
 
+from ..shapes import log_stream_prefix
 from .common import PrintedText, arn_of, client
 from .queries import describe_job, find_step, job_of, list_steps, what_ran
 
@@ -41,7 +42,7 @@ def job_log_text(sess, step, tail=SHOW_TAIL):
         name = describe_job(sess, kind, name)[kind.name_field]  # the exact-case name streams use
     except Exception:  # noqa: BLE001 - the job was never created (its request was refused): no log
         return f"(no {kind.key} job was created, so there is no log)"
-    lines = log_lines(sess, kind.log_group, name)
+    lines = log_lines(sess, kind.log_group, name, log_stream_prefix(kind, name))
     if not lines:
         return f"No log lines yet for {name} in {kind.log_group}."
     if tail and len(lines) > tail:
@@ -50,11 +51,11 @@ def job_log_text(sess, step, tail=SHOW_TAIL):
     return "\n".join(lines)
 
 
-def log_lines(sess, group, job_name):
+def log_lines(sess, group, job_name, prefix=None):
     """Every line a job wrote to the log group ``group``, stream by stream (a header per stream if several)."""
     logs = client(sess, "logs")
     pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group,
-                                                                logStreamNamePrefix=job_name + "/")
+                                                                logStreamNamePrefix=prefix or job_name + "/")
     try:
         streams = [s["logStreamName"] for page in pages for s in page.get("logStreams", [])]
     except logs.exceptions.ResourceNotFoundException:

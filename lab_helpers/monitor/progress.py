@@ -4,7 +4,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from ..shapes import TERMINAL_EXECUTION
+from ..shapes import TERMINAL_EXECUTION, log_stream_prefix
 from .common import arn_of, as_datetime, client, fmt_duration, last_part, seconds_between
 from .queries import describe_job, job_of, list_steps
 
@@ -73,8 +73,8 @@ class _LogTails:
                 return []
         lines = []
         try:
-            streams = self.logs.describe_log_streams(logGroupName=kind.log_group,
-                                                     logStreamNamePrefix=self.names[name] + "/")["logStreams"]
+            streams = self.logs.describe_log_streams(
+                logGroupName=kind.log_group, logStreamNamePrefix=log_stream_prefix(kind, self.names[name]))["logStreams"]
         except self.logs.exceptions.ResourceNotFoundException:
             return []
         for stream in streams:

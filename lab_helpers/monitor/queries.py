@@ -118,6 +118,12 @@ def step_artifacts(sess, step):
         described = describe_job(sess, kind, name)
         if kind.key == "TrainingJob":
             return [("model.tar.gz", described["ModelArtifacts"]["S3ModelArtifacts"])]
+        if kind.key == "TuningJob":
+            best = described.get("BestTrainingJob")
+            if not best:
+                return []
+            job = describe_job(sess, JOB_KINDS["TrainingJob"], best["TrainingJobName"])
+            return [(f"best model.tar.gz ({best['TrainingJobName']})", job["ModelArtifacts"]["S3ModelArtifacts"])]
         if kind.key == "ProcessingJob":
             outputs = described.get("ProcessingOutputConfig", {}).get("Outputs", [])
             return [(f"output '{o['OutputName']}'", o["S3Output"]["S3Uri"]) for o in outputs if "S3Output" in o]

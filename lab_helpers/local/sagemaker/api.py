@@ -8,7 +8,8 @@ and ``ClientError``s look the same as in AWS.
 
 Where an operation lives: pipelines, executions, tags and jobs here (jobs run through
 :mod:`lab_helpers.local.jobs`, executions through :mod:`.engine`); models and the model registry
-in :mod:`.registry`.  A new operation is an ``op_<Name>`` method in one of them.
+in :mod:`.registry`; hyperparameter tuning jobs in :mod:`.tuning`.  A new operation is an
+``op_<Name>`` method in one of them.
 
 Differences from AWS (on purpose, and listed so nobody is surprised):
 
@@ -29,6 +30,7 @@ from ..ids import resource_name
 from .paging import filter_created, paginate, sort_items
 from .engine import request_fingerprint
 from .execution import HIDDEN_STEP_FIELDS
+from .tuning import TUNING_KIND, Tuning
 from .validation import check_definition, check_request
 
 
@@ -42,10 +44,12 @@ class SageMakerApi:
         self.engine = engine
         self.runtime = runtime
         self.registry = registry
+        self.tuning = Tuning(store, runtime)  # hyperparameter tuning jobs (their op_ methods)
 
     def call(self, operation, params):
         """Answer SageMaker ``operation`` (botocore's name for it) with AWS's response shape."""
-        handler = getattr(self, "op_" + operation, None) or getattr(self.registry, "op_" + operation, None)
+        handler = getattr(self, "op_" + operation, None) or getattr(self.registry, "op_" + operation, None) \
+            or getattr(self.tuning, "op_" + operation, None)
         if handler is None:
             raise not_implemented(
                 f"SageMaker.{operation} is not emulated by the kit's local mode. "
@@ -249,7 +253,7 @@ class SageMakerApi:
     # -- tags ---------------------------------------------------------------------------
     def _tagged(self, arn):
         found = self.store.find_arn(arn, ("pipeline", "model_package_group", "model", "training_job",
-                                          "processing_job", "transform_job"))
+                                          "processing_job", "transform_job", TUNING_KIND))
         if found is None:
             raise not_found(f"Resource {arn} does not exist.")
         return found

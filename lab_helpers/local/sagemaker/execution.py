@@ -7,9 +7,9 @@ new step starts and the running ones finish; a stop request stops the running jo
 
 Each step type has one runner here (``_run_<Type>``): job steps create their job through the job
 runtime (:mod:`lab_helpers.local.jobs`), Model and RegisterModel steps go to the registry
-(:mod:`.registry`), Condition and Fail steps are evaluated in place, Lambda
-steps invoke the local Lambda service (``engine.lambdas``).  A new step type is a new runner
-and its name in :data:`SUPPORTED_STEP_TYPES`.  Around every step: the cache (a cacheable step whose
+(:mod:`.registry`), a Tuning step runs a tuning job (:mod:`.tuning`), Condition and Fail steps are
+evaluated in place, Lambda steps invoke the local Lambda service (``engine.lambdas``).  A new step type
+is a new runner and its name in :data:`SUPPORTED_STEP_TYPES`.  Around every step: the cache (a cacheable step whose
 key matches an earlier successful run reuses it) and the retry policies (:mod:`.policies`).  In a
 selective execution only the selected steps run; the steps they depend on are taken, outputs and
 properties, from the source execution.
@@ -26,10 +26,11 @@ from ..ids import new_id
 from ..jobs.runtime import JobStopped
 from . import policies
 from .expressions import Scope, StepFailed, as_string
+from .tuning import Tuning
 from .validation import check_request
 
 SUPPORTED_STEP_TYPES = ("Processing", "Training", "Transform", "Model", "RegisterModel", "Condition", "Fail",
-                        "Lambda")
+                        "Lambda", "Tuning")
 #: fields of a step's record that ListPipelineExecutionSteps does not show
 HIDDEN_STEP_FIELDS = ("Order", "CacheKey", "CacheEntryTime", "Properties")
 
@@ -78,6 +79,7 @@ class Execution:
         self.store = engine.store
         self.runtime = engine.runtime
         self.registry = engine.registry
+        self.tuning = Tuning(self.store, self.runtime)
         self.doc = doc
         self.arn = doc["PipelineExecutionArn"]
         self.exec_id = self.arn.rsplit("/", 1)[-1]
@@ -150,6 +152,25 @@ class Execution:
         if described[kind.status_field] != "Completed":
             raise StepFailed(described.get("FailureReason", f"{kind.label} failed"), meta)
         return meta
+
+    def _run_Tuning(self, step):
+        """A tuning job (:mod:`.tuning`); its properties: the Describe response and the top 50 training jobs."""
+        name = step["Name"]
+        request = self.scope.evaluate(step.get("Arguments", {}))
+        clean = re.sub(r"[^a-zA-Z0-9-]", "", name)  # a tuning job's name has at most 32 characters
+        job_name = f"{self.exec_id}-{clean}"[:21].rstrip("-") + "-" + new_id(10)
+        request["HyperParameterTuningJobName"] = job_name
+        check_request("CreateHyperParameterTuningJob", request)
+        meta = {"TuningJob": {"Arn": self.tuning.arn(job_name)}}
+        self.record_step(step, "Executing", Metadata=meta)
+        self.tuning.create(request, should_stop=self.should_stop)
+        described = self.tuning.describe(job_name)
+        self.scope.properties[name] = dict(described, TrainingJobSummaries=self.tuning.top_summaries(job_name))
+        if described["HyperParameterTuningJobStatus"] == "Stopped":
+            raise JobStopped()
+        if described["HyperParameterTuningJobStatus"] != "Completed":
+            raise StepFailed(described.get("FailureReason", "The tuning job failed."), meta)
+        return meta, None
 
     def _run_Condition(self, step):
         outcome = all(self.scope.condition(c) for c in step.get("Arguments", {}).get("Conditions", []))

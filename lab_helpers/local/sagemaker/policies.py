@@ -25,6 +25,12 @@ CACHE_KEY_ATTRIBUTES = {
     "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig", "DebugRuleConfigurations",
                  "Environment", "HyperParameters", "InputDataConfig"),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "TrainingJobDefinitions"),
+}
+#: step type -> {argument: the only parts of it that count} (SageMaker lists these for a tuning step)
+CACHE_KEY_PARTS = {
+    "Tuning": {"TrainingJobDefinition": ("AlgorithmSpecification", "HyperParameterRanges", "InputDataConfig",
+                                         "StaticHyperParameters", "TuningObjective")},
 }
 
 _DURATION = re.compile(
@@ -55,6 +61,9 @@ def cache_settings(step):
 def cache_key(step_type, request):
     """The cache key of a step's evaluated request: a hash of its type's key attributes."""
     attributes = {name: request.get(name) for name in CACHE_KEY_ATTRIBUTES[step_type]}
+    for name, parts in CACHE_KEY_PARTS.get(step_type, {}).items():
+        if isinstance(attributes.get(name), dict):
+            attributes[name] = {part: attributes[name].get(part) for part in parts}
     text = json.dumps({"Type": step_type, **attributes}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
