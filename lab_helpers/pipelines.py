@@ -57,8 +57,18 @@ def abalone_pipeline(
     ``input_data``/``batch_data`` are the S3 URIs the parameters default to; by default the
     kit's copies uploaded by :func:`lab_helpers.data.upload_abalone`.  ``cache_config`` (a
     ``sagemaker.workflow.steps.CacheConfig``) is given to every cacheable step (processing,
-    training, transform); by default none, which is the lesson's definition.
+    training, transform); by default none, which is the lesson's definition.  With SDK v3
+    installed, the same pipeline is built with v3's classes (:mod:`lab_helpers.pipelines_v3`).
     """
+    from . import sdk
+
+    if sdk.is_v3():
+        from . import pipelines_v3
+
+        return pipelines_v3.abalone_pipeline(session, role=role, name=name, model_package_group=model_package_group,
+                                             input_data=input_data, batch_data=batch_data,
+                                             mse_threshold=mse_threshold, hyperparameters=hyperparameters,
+                                             cache_config=cache_config)
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
