@@ -11,34 +11,9 @@ Both take a session from :func:`lab_helpers.session` and work unchanged in local
 remote mode.
 """
 
-from pathlib import Path
-
 from .config import LAB_PREFIX
-
-STEPS_DIR = Path(__file__).resolve().parent / "steps"
-XGBOOST_VERSION = "1.7-1"
-SKLEARN_VERSION = "1.2-1"
-ABALONE_PIPELINE = "AbalonePipeline"
-ABALONE_GROUP = "AbaloneModelPackageGroup"
-
-#: AWS's abalone example's hyperparameters (with the current objective name: reg:linear is deprecated)
-HYPERPARAMETERS = {
-    "objective": "reg:squarederror",
-    "num_round": 50,
-    "max_depth": 5,
-    "eta": 0.2,
-    "gamma": 4,
-    "min_child_weight": 6,
-    "subsample": 0.7,
-}
-
-
-def step_script(name):
-    """Path of a step script shipped in ``lab_helpers/steps`` (e.g. ``"preprocess.py"``)."""
-    path = STEPS_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(f"No step script {name} in {STEPS_DIR}.")
-    return str(path)
+from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, STEPS_DIR,  # noqa: F401
+                            XGBOOST_VERSION, step_script)
 
 
 def abalone_pipeline(

@@ -9,7 +9,7 @@ How the two definitions differ is listed in :data:`lab_helpers.sdk.V3_DEFINITION
 """
 
 from .config import LAB_PREFIX
-from .pipelines import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, XGBOOST_VERSION,
+from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, XGBOOST_VERSION,
                         step_script)
 
 
