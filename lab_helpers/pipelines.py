@@ -11,34 +11,9 @@ Both take a session from :func:`lab_helpers.session` and work unchanged in local
 remote mode.
 """
 
-from pathlib import Path
-
 from .config import LAB_PREFIX
-
-STEPS_DIR = Path(__file__).resolve().parent / "steps"
-XGBOOST_VERSION = "1.7-1"
-SKLEARN_VERSION = "1.2-1"
-ABALONE_PIPELINE = "AbalonePipeline"
-ABALONE_GROUP = "AbaloneModelPackageGroup"
-
-#: AWS's abalone example's hyperparameters (with the current objective name: reg:linear is deprecated)
-HYPERPARAMETERS = {
-    "objective": "reg:squarederror",
-    "num_round": 50,
-    "max_depth": 5,
-    "eta": 0.2,
-    "gamma": 4,
-    "min_child_weight": 6,
-    "subsample": 0.7,
-}
-
-
-def step_script(name):
-    """Path of a step script shipped in ``lab_helpers/steps`` (e.g. ``"preprocess.py"``)."""
-    path = STEPS_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(f"No step script {name} in {STEPS_DIR}.")
-    return str(path)
+from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, STEPS_DIR,  # noqa: F401
+                            XGBOOST_VERSION, step_script)
 
 
 def abalone_pipeline(
@@ -57,8 +32,18 @@ def abalone_pipeline(
     ``input_data``/``batch_data`` are the S3 URIs the parameters default to; by default the
     kit's copies uploaded by :func:`lab_helpers.data.upload_abalone`.  ``cache_config`` (a
     ``sagemaker.workflow.steps.CacheConfig``) is given to every cacheable step (processing,
-    training, transform); by default none, which is the lesson's definition.
+    training, transform); by default none, which is the lesson's definition.  With SDK v3
+    installed, the same pipeline is built with v3's classes (:mod:`lab_helpers.pipelines_v3`).
     """
+    from . import sdk
+
+    if sdk.is_v3():
+        from . import pipelines_v3
+
+        return pipelines_v3.abalone_pipeline(session, role=role, name=name, model_package_group=model_package_group,
+                                             input_data=input_data, batch_data=batch_data,
+                                             mse_threshold=mse_threshold, hyperparameters=hyperparameters,
+                                             cache_config=cache_config)
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput

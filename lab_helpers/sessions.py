@@ -104,8 +104,13 @@ def local_session(home=None, region=None):
     # Without credentials botocore would ask the EC2 metadata service for some (a network call
     # that waits out a timeout off EC2); local mode never needs them.
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    from . import sdk
     from .local.cloud import LocalCloud
-    from .local.session import LocalLabSession
+
+    if sdk.is_v3():
+        from .local.session_v3 import LocalLabSession
+    else:
+        from .local.session import LocalLabSession
 
     cloud = LocalCloud.get(home, region)
     return LocalLabSession(cloud)
@@ -128,7 +133,12 @@ def remote_session():
             "No AWS credentials found. Run `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
             "or run in SageMaker Studio - or use local mode: `export LAB_MODE=local`."
         )
-    from sagemaker.workflow.pipeline_context import PipelineSession
+    from . import sdk
+
+    if sdk.is_v3():
+        from sagemaker.core.workflow.pipeline_context import PipelineSession
+    else:
+        from sagemaker.workflow.pipeline_context import PipelineSession
 
     sess = PipelineSession(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
     sess.lab_mode = "remote"

@@ -1,0 +1,157 @@
+"""Which SageMaker Python SDK is installed (v2, the lesson's, or v3), and what differs between them.
+
+The kit's builders and sessions exist once per SDK behind the same names; this module is the one place that
+decides which one runs, and the one list of the documented differences between the pipeline definitions
+the two SDKs build for the same lesson code (:data:`V3_DEFINITION_DIFFERENCES`).
+"""
+
+import re
+from functools import lru_cache
+
+#: How the pipeline definition SDK v3 builds differs from SDK v2's for the same pipeline: (path pattern, why).
+#: Paths name steps by their name (``Steps.AbaloneTrain.Arguments...``); ``*`` matches one key.  Everything
+#: else is the same: step types, arguments, parameters and references between steps.
+V3_DEFINITION_DIFFERENCES = (
+    ("MlflowConfig", "v3's Pipeline writes MlflowConfig: null (v2 has no such field)"),
+    ("Steps.*.Arguments.StoppingCondition.MaxRuntimeInSeconds",
+     "ModelTrainer's default training timeout is 3600 s (the Estimator's is 86400 s)"),
+    ("Steps.*.Arguments.DebugHookConfig", "ModelTrainer sets no debugger hook (the Estimator's default does)"),
+    ("Steps.*.Arguments.ProfilerConfig", "ModelTrainer sets no profiler config (the Estimator's default does)"),
+    ("Steps.*.Arguments.OutputDataConfig.CompressionType",
+     "ModelTrainer states the model archive's compression (GZIP, the API's default); the Estimator leaves it out"),
+    ("Steps.*.Arguments.InputDataConfig.*.InputMode",
+     "ModelTrainer states each channel's input mode (File, the job's TrainingInputMode); the Estimator leaves it out"),
+    ("Steps.*.Arguments.ProcessingInputs.code.AppManaged",
+     "v3's processor leaves AppManaged out of the script's own input (false is the API's default); v2 states it"),
+    ("Steps.*.Arguments.*.Containers.*.Environment.SAGEMAKER_PROGRAM",
+     "ModelBuilder sets SAGEMAKER_PROGRAM to an empty string (register)"),
+    ("Steps.*.Arguments.*.Containers.*.Environment.SAGEMAKER_SUBMIT_DIRECTORY",
+     "ModelBuilder sets SAGEMAKER_SUBMIT_DIRECTORY to an empty string (register)"),
+    ("Steps.*.Arguments.*.Containers.*.Environment.SAGEMAKER_CONTAINER_LOG_LEVEL",
+     "ModelBuilder sets the serving container's log level (20, INFO) (register)"),
+    ("Steps.*.Arguments.*.Containers.*.Environment.SAGEMAKER_REGION",
+     "ModelBuilder sets the serving container's region (register)"),
+    ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_PROGRAM",
+     "ModelBuilder sets SAGEMAKER_PROGRAM to an empty string (create model)"),
+    ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_SUBMIT_DIRECTORY",
+     "ModelBuilder sets SAGEMAKER_SUBMIT_DIRECTORY to an empty string (create model)"),
+    ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_CONTAINER_LOG_LEVEL",
+     "ModelBuilder sets the serving container's log level (create model)"),
+    ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_REGION",
+     "ModelBuilder sets the serving container's region (create model)"),
+)
+
+#: A ModelStep's step in the definition: v2 names it ``<ModelStep name>-RegisterModel`` / ``-CreateModel``
+#: (and references it so); v3 names it after the ModelStep itself.  The comparison renames v2's.
+V3_MODEL_STEP_SUFFIXES = ("-RegisterModel", "-CreateModel")
+
+
+def v3_step_name(v2_name):
+    """The name SDK v3 gives the step SDK v2 names ``v2_name`` (they differ only for ModelSteps)."""
+    for suffix in V3_MODEL_STEP_SUFFIXES:
+        if v2_name.endswith(suffix):
+            return v2_name[: -len(suffix)]
+    return v2_name
+
+
+#: Fields that name the items of a list in a definition: such lists are compared item by name, not position.
+_ITEM_NAMES = ("Name", "InputName", "OutputName", "ChannelName")
+
+
+def _flatten(value, path, out):
+    """``{dotted path: leaf}`` of a definition.  Steps, condition branches included, are keyed ``Steps.<name>``;
+    processing inputs/outputs and channels by their names; other lists by position."""
+    if isinstance(value, dict):
+        if not value:
+            out[path] = {}
+        for key, item in value.items():
+            _flatten(item, f"{path}.{key}" if path else key, out)
+        return out
+    if not isinstance(value, list):
+        out[path] = value
+        return out
+    if not value:
+        out[path] = []
+    if all(isinstance(item, dict) and "Name" in item and "Type" in item for item in value):
+        out[path] = [item["Name"] for item in value]
+        for item in value:
+            _flatten(item, f"Steps.{item['Name']}", out)
+        return out
+    for index, item in enumerate(value):
+        key = next((item[field] for field in _ITEM_NAMES if isinstance(item, dict) and field in item), index)
+        _flatten(item, f"{path}.{key}", out)
+    return out
+
+
+def _step_names(steps):
+    """Every step name in a definition's step list, condition branches included."""
+    for step in steps:
+        yield step["Name"]
+        arguments = step.get("Arguments") or {}
+        if step.get("Type") == "Condition":
+            yield from _step_names(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+
+
+def _renamed_v2(definition):
+    """SDK v2's definition with its ModelStep step names (and references to them) as v3 writes them."""
+    import json
+
+    text = json.dumps(definition)
+    for name in set(_step_names(definition.get("Steps", []))):
+        renamed = v3_step_name(name)
+        if renamed != name:
+            text = text.replace(f'"{name}"', f'"{renamed}"').replace(f'"Steps.{name}.', f'"Steps.{renamed}.')
+    return json.loads(text)
+
+
+def _documented_by(pattern, path):
+    """True when ``path`` is ``pattern`` (``*``: any one key) or lies under it."""
+    regex = r"\.".join("[^.]+" if part == "*" else re.escape(part) for part in pattern.split("."))
+    return re.fullmatch(regex + r"(\..+)?", path) is not None
+
+
+def _documented(path):
+    """True when ``path`` is (under) one of :data:`V3_DEFINITION_DIFFERENCES`."""
+    return any(_documented_by(pattern, path) for pattern, _ in V3_DEFINITION_DIFFERENCES)
+
+
+def _emptied(path, a, b, left, right):
+    """True when one side has an empty object/list at ``path`` and the other side has entries under it."""
+    below = path + "."
+    return (a in ({}, []) and any(p.startswith(below) for p in right)) or (
+        b in ({}, []) and any(p.startswith(below) for p in left))
+
+
+def undocumented_differences(v2_definition, v3_definition):
+    """Where two definitions of one pipeline (v2's, v3's; parsed JSON) differ beyond :data:`V3_DEFINITION_DIFFERENCES`.
+
+    Returns ``[(path, v2 value, v3 value)]``: empty when the only differences are the documented ones.
+    """
+    left = _flatten(_renamed_v2(v2_definition), "", {})
+    right = _flatten(v3_definition, "", {})
+    missing = object()
+    found = []
+    for path in sorted(set(left) | set(right)):
+        a, b = left.get(path, missing), right.get(path, missing)
+        if a == b:
+            continue
+        if _documented(path) or _emptied(path, a, b, left, right):
+            continue
+        found.append((path, None if a is missing else a, None if b is missing else b))
+    return found
+
+
+@lru_cache(maxsize=None)
+def major():
+    """The installed SageMaker Python SDK's major version (2 or 3), read from its package metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("sagemaker").split(".")[0])
+    except PackageNotFoundError:
+        raise ImportError("The SageMaker Python SDK is not installed: pip install 'sagemaker>=2.257,<3'.") from None
+
+
+def is_v3():
+    """True when SDK v3 (sagemaker-core / sagemaker-mlops) is installed instead of SDK v2."""
+    return major() >= 3
