@@ -280,13 +280,14 @@ def test_setup_registers_the_kit_kernel_where_jupyter_finds_it(studio, monkeypat
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(studio["data_dir"]))
     found = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
     assert found.display_name == KERNEL_DISPLAY_NAME and found.argv[0] == str(studio["kit_python"])
-    version = subprocess.run([str(studio["kit_python"]), "-c", "import sagemaker; print(sagemaker.__version__)"],
+    version = subprocess.run([str(studio["kit_python"]), "-c", "import importlib.metadata as m; print(m.version('sagemaker'))"],
                              capture_output=True, text=True, env=_clean_env()).stdout
     assert version.startswith("2."), version
 
 
 def _papermill(notebook, out, kernel, studio, lab_home):
     env = _clean_env(JUPYTER_DATA_DIR=str(studio["data_dir"]), LAB_HOME=str(lab_home), LAB_MODE="local")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(out), "-k", kernel, "-p", "MODE",
                            "local", "--cwd", str(notebook.parent), "--execution-timeout", "300",
                            "--start-timeout", "120", "--no-progress-bar"], env=env, capture_output=True, text=True,
@@ -314,7 +315,7 @@ def test_notebook_00_on_the_images_own_kernel_stops_at_once_with_the_fix(studio)
     executed = studio["base"] / "wrong-kernel" / "00_setup.ipynb"
     result = _papermill(ROOT / "notebooks" / "00_setup.ipynb", executed, "studio-image", studio, studio["base"])
     assert result.returncode != 0
-    nb = nbformat.read(executed, as_version=4)
+    nb = nbformat.read(str(executed), as_version=4)
     ran = [cell for cell in nb.cells if cell.cell_type == "code" and cell.get("outputs")]
     errors = [o for o in ran[0].outputs if o.output_type == "error"]
     assert len(ran) == 1 and errors and errors[0].ename == "SystemExit", "the first code cell must stop the notebook"
