@@ -12,8 +12,8 @@ Python that runs ``kit.py`` (in SageMaker Studio: the image's own environment, w
 ``venv`` and ``.venv``'s own pip.  ``setup`` also registers ``.venv`` as the Jupyter kernel
 "Lesson 7.1 – SageMaker SDK 2.x" in your Jupyter data folder (``JUPYTER_DATA_DIR``, else e.g.
 ``~/.local/share/jupyter``): the kernel to pick in Studio.  ``KIT_VENV`` puts the environment
-elsewhere than ``.venv``.  ``lab`` also installs JupyterLab (the
-``lab`` extra), registers the kit's kernel inside ``.venv`` and copies the exercise notebooks once
+elsewhere than ``.venv``.  ``lab`` also installs JupyterLab (the ``lab`` extra), registers the same
+kernel inside ``.venv`` only (not in your Jupyter folder) and copies the exercise notebooks once
 into ``work/`` (git-ignored, never overwritten: your answers stay yours; the tracked ``notebooks/``
 stay as built).  Extra arguments pass through: ``python3 kit.py run --param MseThreshold=0.5``,
 ``python3 kit.py test -k overlay``, ``python3 kit.py lab --no-browser --port 8890``;
@@ -110,7 +110,7 @@ def register_kernel(python=PYTHON, data_dir=None):
     if result.returncode != 0 or not result.stdout.startswith("2."):
         raise SystemExit(f"{python} cannot be the kit's kernel (it needs ipykernel, lab_helpers and SageMaker SDK "
                          f"2.x): {(result.stderr.strip().splitlines() or [result.stdout])[-1]}. Delete "
-                         f"{Path(python).parents[1]} and run `python3 kit.py setup` again.")
+                         f"{VENV} and run `python3 kit.py setup` again.")
     folder = write_kernel_spec(jupyter_data_dir() if data_dir is None else data_dir, python)
     print(f"Kernel '{KERNEL_DISPLAY_NAME}' ({KERNEL_NAME}: {python}, SageMaker SDK {result.stdout}) "
           f"registered in {folder}.\nIn JupyterLab or SageMaker Studio, open a notebook and pick that kernel "

@@ -14,8 +14,9 @@ code.  ``python3 kit.py setup`` builds the kit's own environment and registers i
   (``KIT_VENV``) and registers its kernel in a temporary ``JUPYTER_DATA_DIR``; then the stand-in's package list
   and files are unchanged, its own v3 modules still import, the kernel is found by Jupyter and runs notebooks
   offline, the stand-in's kernel stops notebook 00 at its first cell with the fix, and ``check`` run by the
-  stand-in prints the fix and exits 1.  About 3-4 minutes the first time on two cores (1 GB of downloads
-  unless pip's cache has them), 1.5-2 minutes with the stand-in cached.
+  stand-in prints the fix and exits 1.  On two cores: about 2.5 minutes with the stand-in cached (the kit's
+  set-up 100-150 s with pip's cache warm, two notebooks 27 s), and about 2 minutes more the first time, to
+  build the stand-in (1 GB; downloads unless pip's cache has them).
 """
 
 import hashlib
