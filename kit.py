@@ -43,7 +43,7 @@ PYTHONS = ((3, 10), (3, 12))  # the Pythons the kit's packages install on (pypro
 
 
 def setup():
-    """Create .venv with the calling Python's ``venv`` and install the kit into it (only into it), once per pyproject."""
+    """Create .venv with the calling Python's ``venv``; install the kit into it (only into it), once per pyproject."""
     if not PYTHONS[0] <= sys.version_info[:2] <= PYTHONS[1]:
         raise SystemExit(f"The kit's packages need Python 3.10-3.12 (3.11 is the one it is made and tested for); "
                          f"this is {sys.version.split()[0]} ({sys.executable}). Run set-up with another Python, "

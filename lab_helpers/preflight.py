@@ -101,7 +101,7 @@ def check_python(version_info=None):
 
 
 def check_sdk():
-    """SDK 2.x with ``sagemaker.workflow``; anything else is the wrong environment (e.g. Studio's own kernel, SDK v3)."""
+    """SDK 2.x with ``sagemaker.workflow``; anything else is the wrong environment (e.g. Studio's own kernel)."""
     where = f"in {sys.executable}"
     try:
         import sagemaker

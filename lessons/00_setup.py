@@ -247,6 +247,7 @@ else:
 #   batch transform — or fail.
 # - `lab_helpers.session(MODE or None)` is the one switch between remote and local mode; role, bucket and region come
 #   from the session, never from the notebook.
-# - The SDK must be 2.x: the notebooks run on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*. Remote mode costs cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
+# - The SDK must be 2.x: the notebooks run on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*. Remote mode costs
+#   cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
 #
 # **Next:** [01 · The abalone data](01_data.ipynb) — you look at the data and put it where the pipeline reads it.
