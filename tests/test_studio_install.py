@@ -14,9 +14,9 @@ code.  ``python3 kit.py setup`` builds the kit's own environment and registers i
   (``KIT_VENV``) and registers its kernel in a temporary ``JUPYTER_DATA_DIR``; then the stand-in's package list
   and files are unchanged, its own v3 modules still import, the kernel is found by Jupyter and runs notebooks
   offline, the stand-in's kernel stops notebook 00 at its first cell with the fix, and ``check`` run by the
-  stand-in prints the fix and exits 1.  On two cores, with the stand-in cached: about 2-2.5 minutes (the
-  kit's set-up 85-150 s with pip's cache warm, three notebooks 25-60 s); building the stand-in the first
-  time adds about 2 minutes (1 GB; downloads unless pip's cache has them).
+  stand-in prints the fix and exits 1.  On two cores, with the stand-in cached: 1.5-2.5 minutes (the kit's
+  set-up 50-150 s with pip's cache warm, three notebooks 25-60 s); building the stand-in the first time adds
+  2.5-4 minutes (1 GB; downloads unless pip's cache has them).
 """
 
 import hashlib
