@@ -91,9 +91,10 @@ def jupyter_data_dir():
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "jupyter"
 
 
-def write_kernel_spec(data_dir, python):
-    """Write the kit's kernel (running ``python``) into the Jupyter data folder ``data_dir``; the kernel's folder."""
-    folder = Path(data_dir) / "kernels" / KERNEL_NAME
+def write_kernel_spec(venv_dir, python, data_dir=None):
+    """Write the kit's kernel (running ``python``) into ``venv_dir``'s own Jupyter folder, or into ``data_dir``."""
+    data_dir = Path(venv_dir) / "share" / "jupyter" if data_dir is None else Path(data_dir)
+    folder = data_dir / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": KERNEL_DISPLAY_NAME, "language": "python",
@@ -111,7 +112,7 @@ def register_kernel(python=PYTHON, data_dir=None):
         raise SystemExit(f"{python} cannot be the kit's kernel (it needs ipykernel, lab_helpers and SageMaker SDK "
                          f"2.x): {(result.stderr.strip().splitlines() or [result.stdout])[-1]}. Delete "
                          f"{VENV} and run `python3 kit.py setup` again.")
-    folder = write_kernel_spec(jupyter_data_dir() if data_dir is None else data_dir, python)
+    folder = write_kernel_spec(VENV, python, data_dir=jupyter_data_dir() if data_dir is None else data_dir)
     print(f"Kernel '{KERNEL_DISPLAY_NAME}' ({KERNEL_NAME}: {python}, SageMaker SDK {result.stdout}) "
           f"registered in {folder}.\nIn JupyterLab or SageMaker Studio, open a notebook and pick that kernel "
           "(Kernel → Change Kernel…; reload the page if it is not listed yet).\n"
@@ -148,7 +149,7 @@ def lab(rest, venv_dir=VENV, python=PYTHON, work=WORK):
     rest = [arg for arg in rest if arg != "--dry-run"]
     copied = make_work_copy(target=work)
     print(f"Your notebooks: {work} ({len(copied)} copied now; existing ones are kept as they are)", flush=True)
-    write_kernel_spec(Path(venv_dir) / "share" / "jupyter", python)
+    write_kernel_spec(venv_dir, python)
     command, env = lab_command(rest, venv_dir, python, work)
     if dry_run:
         print(" ".join(command))
@@ -161,13 +162,14 @@ def main(argv):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "setup":
+        setup()
+        register_kernel()
+        return 0
     if command == "lab":
         setup_lab()
         return lab(rest)
     setup()
-    if command == "setup":
-        register_kernel()
-        return 0
     env = dict(os.environ)
     if command == "run":
         env.setdefault("LAB_MODE", "local")

@@ -41,13 +41,12 @@ def test_kernel_spec_goes_into_the_kits_environment(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(home))
     venv = tmp_path / "venv"
-    monkeypatch.setattr(kit.subprocess, "call", lambda *a, **k: 0)
-    assert kit.lab(["--dry-run"], venv, venv / "bin" / "python", tmp_path / "work") == 0
-    folder = venv / "share" / "jupyter" / "kernels" / "lesson-7-1-sdk2"
+    folder = kit.write_kernel_spec(venv, venv / "bin" / "python")
+    assert folder == venv / "share" / "jupyter" / "kernels" / "lesson-7-1-sdk2"
     spec = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
     assert spec["argv"][:3] == [str(venv / "bin" / "python"), "-m", "ipykernel_launcher"]
     assert spec["display_name"] == "Lesson 7.1 – SageMaker SDK 2.x"
-    assert not home.exists(), "kit.py lab writes nothing into the user's own Jupyter folders"
+    assert not home.exists(), "nothing is written into the user's own Jupyter folders"
 
 
 def test_lab_command_opens_the_work_copy_with_the_kits_kernel_first(tmp_path, monkeypatch):
@@ -112,7 +111,7 @@ def test_jupyterlab_starts_on_the_work_copy_and_stops(tmp_path):
     kit = _kit()
     venv, work = tmp_path / "venv", tmp_path / "work"
     kit.make_work_copy(target=work)
-    kit.write_kernel_spec(venv / "share" / "jupyter", sys.executable)
+    kit.write_kernel_spec(venv, sys.executable)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
