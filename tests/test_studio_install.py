@@ -8,8 +8,8 @@ code.  ``python3 kit.py setup`` builds the kit's own environment and registers i
 * Quick tests: the kernel guard (the same few lines at the top of every lesson's set-up cell) run by Pythons
   without the kit, with a v3 SDK, and in the kit's own environment; where the kernel is registered; that
   set-up only ever runs the new environment's pip; that no instruction tells a learner to install ``sagemaker``.
-* The stand-in test: a virtual environment with SDK v3 (``sagemaker==3.12.0``, as in a current Studio image, and
-  ipykernel) plays the image. It is built once per machine into the git-ignored ``.kit-cache/`` (pip's cache
+* The stand-in test: a virtual environment with SDK v3 (``sagemaker==3.12.0`` and its family, as in a current
+  Studio image, and ipykernel) plays the image. It is built once per machine into the git-ignored ``.kit-cache/`` (pip's cache
   makes a rebuild quicker). From it, ``kit.py setup`` builds a fresh kit environment in a temporary folder
   (``KIT_VENV``) and registers its kernel in a temporary ``JUPYTER_DATA_DIR``; then the stand-in's package list
   and files are unchanged, its own v3 modules still import, the kernel is found by Jupyter and runs notebooks
@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
 KERNEL_NAME = "lesson-7-1-sdk2"
 KERNEL_DISPLAY_NAME = "Lesson 7.1 – SageMaker SDK 2.x"
-#: What stands in for the Studio image: its SDK v3 (the version the issue was reproduced with) and its kernel.
-STANDIN_REQUIREMENTS = ("sagemaker==3.12.0", "ipykernel")
+#: What stands in for the Studio image: its SDK v3 as one release family (sagemaker 3.12.0 alone would pull the
+#: newest sagemaker-core/-train/-serve/-mlops, unlike an image) and ipykernel, the image's own kernel.
+STANDIN_REQUIREMENTS = ("sagemaker==3.12.0", "sagemaker-core==2.12.0", "sagemaker-train==1.12.0",
+                        "sagemaker-serve==1.12.0", "sagemaker-mlops==1.12.0", "ipykernel")
 STANDIN_CACHE = ROOT / ".kit-cache"
 GUARD_FIRST_LINE = "# Kernel check (imports nothing from the kit)"
 
