@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Set up and run the kit with nothing but Python 3.11 and pip.
 
+    python3 kit.py setup   # set up .venv and register its Jupyter kernel "Lesson 7.1 – SageMaker SDK 2.x"
     python3 kit.py lab     # set up .venv with JupyterLab, then open the lesson's notebooks in it
     python3 kit.py run     # set up .venv, then run the full abalone pipeline offline
     python3 kit.py test    # set up .venv, then run the whole test suite (what CI runs)
 
 Set-up is a virtual environment in ``.venv`` with the kit installed (editable) and its test
-tools; it is redone only when ``pyproject.toml`` changes.  ``lab`` also installs JupyterLab (the
-``lab`` extra), registers the kit's kernel inside ``.venv`` and copies the exercise notebooks once
+tools; it is redone only when ``pyproject.toml`` changes.  Set-up never installs anything into the
+Python that runs ``kit.py`` (in SageMaker Studio: the image's own environment, with SDK v3): only
+``venv`` and ``.venv``'s own pip.  ``setup`` also registers ``.venv`` as the Jupyter kernel
+"Lesson 7.1 – SageMaker SDK 2.x" in your Jupyter data folder (``JUPYTER_DATA_DIR``, else e.g.
+``~/.local/share/jupyter``): the kernel to pick in Studio.  ``KIT_VENV`` puts the environment
+elsewhere than ``.venv``.  ``lab`` also installs JupyterLab (the ``lab`` extra), registers the same
+kernel inside ``.venv`` only (not in your Jupyter folder) and copies the exercise notebooks once
 into ``work/`` (git-ignored, never overwritten: your answers stay yours; the tracked ``notebooks/``
 stay as built).  Extra arguments pass through: ``python3 kit.py run --param MseThreshold=0.5``,
 ``python3 kit.py test -k overlay``, ``python3 kit.py lab --no-browser --port 8890``;
@@ -24,26 +30,34 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+VENV = Path(os.environ.get("KIT_VENV") or ROOT / ".venv").absolute()
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".kit-installed"
 LAB_STAMP = VENV / ".kit-lab-installed"
 EXERCISES = ROOT / "notebooks"
 WORK = ROOT / "work"  # the learner's own copy of the exercise notebooks (git-ignored)
-KERNEL_NAME = "python3"  # the kernel the notebooks name
+KERNEL_NAME = "lesson-7-1-sdk2"  # the kernel the notebooks name (their kernelspec metadata)
+KERNEL_DISPLAY_NAME = "Lesson 7.1 – SageMaker SDK 2.x"  # what JupyterLab's kernel picker shows
+PYTHONS = ((3, 10), (3, 12))  # the Pythons the kit's packages install on (pyproject's requires-python)
 
 
 def setup():
+    """Create .venv with the calling Python's ``venv``; install the kit into it (only into it), once per pyproject."""
+    if not PYTHONS[0] <= sys.version_info[:2] <= PYTHONS[1]:
+        raise SystemExit(f"The kit's packages need Python 3.10-3.12 (3.11 is the one it is made and tested for); "
+                         f"this is {sys.version.split()[0]} ({sys.executable}). Run set-up with another Python, "
+                         "e.g. `python3.11 kit.py setup`.")
     if sys.version_info[:2] != (3, 11):
-        print(f"note: the kit is made for Python 3.11; this is {sys.version.split()[0]}.", file=sys.stderr)
+        print(f"note: the kit is made and tested for Python 3.11; this is {sys.version.split()[0]}, so {VENV.name} "
+              "gets that Python (the kit's packages install on 3.10-3.12).", file=sys.stderr)
     want = _pyproject_hash()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
         return
     if not PYTHON.exists():
-        print("Creating .venv …", flush=True)
+        print(f"Creating {VENV} …", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("Installing the kit and its tools into .venv (first time: a few minutes) …", flush=True)
+    print(f"Installing the kit and its tools into {VENV} (first time: a few minutes) …", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
     subprocess.run(pip + ["--upgrade", "pip"], check=True)
     subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
@@ -66,14 +80,43 @@ def setup_lab():
     LAB_STAMP.write_text(want)
 
 
-def write_kernel_spec(venv_dir, python):
-    """Write the kernel ``python3`` (running ``python``) into the environment ``venv_dir`` (not the user's)."""
-    folder = Path(venv_dir) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+def jupyter_data_dir():
+    """The user's Jupyter data folder, as Jupyter finds it: ``JUPYTER_DATA_DIR``, else the platform's default."""
+    if os.environ.get("JUPYTER_DATA_DIR"):
+        return Path(os.environ["JUPYTER_DATA_DIR"]).expanduser()
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "jupyter"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Jupyter"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "jupyter"
+
+
+def write_kernel_spec(venv_dir, python, data_dir=None):
+    """Write the kit's kernel (running ``python``) into ``venv_dir``'s own Jupyter folder, or into ``data_dir``."""
+    data_dir = Path(venv_dir) / "share" / "jupyter" if data_dir is None else Path(data_dir)
+    folder = data_dir / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (SageMaker lab kit)", "language": "python",
+            "display_name": KERNEL_DISPLAY_NAME, "language": "python",
             "metadata": {"debugger": True}}
-    (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return folder
+
+
+def register_kernel(python=PYTHON, data_dir=None):
+    """Register the kit's environment as the user's Jupyter kernel; check that it starts the kit's SDK 2.x first."""
+    probe = ("import importlib.metadata as m, importlib.util as u, ipykernel; "
+             "assert u.find_spec('lab_helpers'), 'No module named lab_helpers'; print(m.version('sagemaker'), end='')")
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    if result.returncode != 0 or not result.stdout.startswith("2."):
+        raise SystemExit(f"{python} cannot be the kit's kernel (it needs ipykernel, lab_helpers and SageMaker SDK "
+                         f"2.x): {(result.stderr.strip().splitlines() or [result.stdout])[-1]}. Delete "
+                         f"{VENV} and run `python3 kit.py setup` again.")
+    folder = write_kernel_spec(VENV, python, data_dir=jupyter_data_dir() if data_dir is None else data_dir)
+    print(f"Kernel '{KERNEL_DISPLAY_NAME}' ({KERNEL_NAME}: {python}, SageMaker SDK {result.stdout}) "
+          f"registered in {folder}.\nIn JupyterLab or SageMaker Studio, open a notebook and pick that kernel "
+          "(Kernel → Change Kernel…; reload the page if it is not listed yet).\n"
+          f"The Python that ran this set-up ({sys.executable}) was not changed.", flush=True)
     return folder
 
 
@@ -119,6 +162,10 @@ def main(argv):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "setup":
+        setup()
+        register_kernel()
+        return 0
     if command == "lab":
         setup_lab()
         return lab(rest)

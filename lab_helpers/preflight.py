@@ -23,7 +23,16 @@ from dataclasses import dataclass
 
 OK, FAIL, UNKNOWN, NOTE = "ok", "fail", "unknown", "note"
 SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?", NOTE: "!"}
-SDK_FIX = 'pip install "sagemaker>=2.257,<3"  (then restart the kernel)'
+#: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x.
+KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
+#: The fix for a wrong environment: the kit's kernel, never a change to the environment that is running
+#: (in SageMaker Studio that is the image's own, with SDK v3, which JupyterLab itself runs in).
+SDK_FIX = (f"this is not the kit's environment: switch the notebook's kernel to '{KIT_KERNEL}' (Kernel → Change "
+           "Kernel…), or run the check with the kit's Python (`.venv/bin/python -m lab_helpers check`); if that "
+           "kernel isn't listed, run `python3 kit.py setup` in a terminal in the kit's folder (it builds the kit's "
+           "own .venv and changes nothing else)")
+PACKAGE_FIX = ("run `python3 kit.py setup` in a terminal in the kit's folder (it installs the kit's packages into its "
+               f"own .venv), then use the kernel '{KIT_KERNEL}'")
 MIN_PYTHON = (3, 10)
 
 #: What the lesson does in remote mode, as IAM actions the execution role must be allowed.
@@ -92,20 +101,32 @@ def check_python(version_info=None):
 
 
 def check_sdk():
+    """SDK 2.x with ``sagemaker.workflow``; anything else is the wrong environment (e.g. Studio's own kernel)."""
+    where = f"in {sys.executable}"
     try:
         import sagemaker
     except ImportError as exc:
-        return Check("SageMaker Python SDK", FAIL, f"not importable ({exc})", SDK_FIX)
-    version = str(getattr(sagemaker, "__version__", "unknown"))
+        return Check("SageMaker Python SDK", FAIL, f"not importable {where} ({exc})", SDK_FIX)
+    version = str(getattr(sagemaker, "__version__", None) or _distribution_version("sagemaker"))
     if version.startswith("3"):
-        return Check("SageMaker Python SDK", FAIL, f"{version} is v3, which removed sagemaker.workflow", SDK_FIX)
+        return Check("SageMaker Python SDK", FAIL, f"{version} {where} is v3, which removed sagemaker.workflow",
+                     SDK_FIX)
     try:
         has_workflow = importlib.util.find_spec("sagemaker.workflow") is not None
     except (ImportError, ValueError):
         has_workflow = False
     if not has_workflow:
-        return Check("SageMaker Python SDK", FAIL, f"{version} has no sagemaker.workflow", SDK_FIX)
+        return Check("SageMaker Python SDK", FAIL, f"{version} {where} has no sagemaker.workflow", SDK_FIX)
     return Check("SageMaker Python SDK", OK, f"{version} (v2, with sagemaker.workflow)")
+
+
+def _distribution_version(name):
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def check_mode(mode):
@@ -224,9 +245,9 @@ def check_job_isolation():
 
 def local_checks():
     return [
-        check_package("xgboost", "xgboost", 'pip install "xgboost==1.7.6"', prefix="1.7."),
-        check_package("scikit-learn", "sklearn", 'pip install "scikit-learn>=1.2"'),
-        check_package("pandas", "pandas", 'pip install "pandas>=1.5"'),
+        check_package("xgboost", "xgboost", PACKAGE_FIX, prefix="1.7."),
+        check_package("scikit-learn", "sklearn", PACKAGE_FIX),
+        check_package("pandas", "pandas", PACKAGE_FIX),
         check_lab_home(),
         check_control_plane(),
         check_fork_server(),

@@ -23,8 +23,8 @@
 # - how to check your Python, SageMaker SDK and library versions, your region, role and bucket;
 # - what the lesson costs in remote mode, and where local mode keeps its files.
 #
-# **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop, or the `environment.yml` image in
-# SageMaker Studio).
+# **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop; in SageMaker Studio,
+# `python3 kit.py setup` in a terminal) and this notebook on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*.
 # **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
 
 # %% [markdown]
@@ -89,10 +89,27 @@
 #
 # ## Setup
 #
-# First you import the kit's helper package. It holds the code that would distract from the lesson: sessions,
-# data upload, and the offline engine.
+# First the cell checks that the notebook runs on the kit's kernel, **Lesson 7.1 – SageMaker SDK 2.x** (the kit's
+# own environment, which `python3 kit.py setup` builds and registers). SageMaker Studio's own kernels have
+# SageMaker SDK v3, which the lesson's v2 code cannot use — and which must not be downgraded, since JupyterLab
+# itself runs in that environment. On any other kernel the cell stops and says which one to pick; every notebook
+# starts with the same check. Then you import the kit's helper package. It holds the code that would distract
+# from the lesson: sessions, data upload, and the offline engine.
 
 # %%
+# Kernel check (imports nothing from the kit): on any kernel but the kit's, stop here and say which to pick.
+import importlib.util
+import sys
+from importlib import metadata
+
+sdk_version = next((d.version for d in metadata.distributions(name="sagemaker")), None)
+kit_found = importlib.util.find_spec("lab_helpers") is not None
+if not kit_found or not (sdk_version or "").startswith("2."):
+    raise SystemExit(
+        f"This notebook is running on {sys.executable}, which has SageMaker SDK {sdk_version or 'none'}"
+        f"{'' if kit_found else ' and no lab_helpers'}. Switch the kernel to 'Lesson 7.1 – SageMaker SDK 2.x' "
+        "(Kernel → Change Kernel…); if it isn't listed, run `python3 kit.py setup` in a terminal in the kit's folder.")
+
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
@@ -143,7 +160,8 @@ for package in ("sagemaker", "xgboost", "scikit-learn", "pandas"):
 # %%
 assert sagemaker.__version__.startswith("2."), (
     f"SageMaker SDK {sagemaker.__version__} is installed, but the lesson needs 2.x: "
-    'run `pip install "sagemaker>=2.257,<3"` and restart the kernel.'
+    "switch the kernel to 'Lesson 7.1 – SageMaker SDK 2.x' (Kernel → Change Kernel…); if it isn't listed, "
+    "run `python3 kit.py setup` in a terminal in the kit's folder."
 )
 print("SageMaker SDK", sagemaker.__version__, "- OK")
 
@@ -229,6 +247,7 @@ else:
 #   batch transform — or fail.
 # - `lab_helpers.session(MODE or None)` is the one switch between remote and local mode; role, bucket and region come
 #   from the session, never from the notebook.
-# - The SDK must be 2.x. Remote mode costs cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
+# - The SDK must be 2.x: the notebooks run on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*. Remote mode costs
+#   cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
 #
 # **Next:** [01 · The abalone data](01_data.ipynb) — you look at the data and put it where the pipeline reads it.

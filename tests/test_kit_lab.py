@@ -42,9 +42,10 @@ def test_kernel_spec_goes_into_the_kits_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     venv = tmp_path / "venv"
     folder = kit.write_kernel_spec(venv, venv / "bin" / "python")
-    assert folder == venv / "share" / "jupyter" / "kernels" / "python3"
-    spec = json.loads((folder / "kernel.json").read_text())
+    assert folder == venv / "share" / "jupyter" / "kernels" / "lesson-7-1-sdk2"
+    spec = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
     assert spec["argv"][:3] == [str(venv / "bin" / "python"), "-m", "ipykernel_launcher"]
+    assert spec["display_name"] == "Lesson 7.1 – SageMaker SDK 2.x"
     assert not home.exists(), "nothing is written into the user's own Jupyter folders"
 
 
@@ -67,7 +68,7 @@ def test_lab_dry_run_prepares_everything_and_starts_nothing(tmp_path, capsys, mo
     assert kit.lab(["--dry-run", "--no-browser"], venv, venv / "bin/python", work) == 0
     out = capsys.readouterr().out
     assert "-m jupyterlab" in out and "--no-browser" in out and "--dry-run" not in out.splitlines()[-1]
-    assert (venv / "share/jupyter/kernels/python3/kernel.json").is_file() and any(work.glob("00_*.ipynb"))
+    assert (venv / "share/jupyter/kernels/lesson-7-1-sdk2/kernel.json").is_file() and any(work.glob("00_*.ipynb"))
 
 
 def test_setup_lab_installs_the_lab_extra_once_per_pyproject(tmp_path, monkeypatch):
@@ -146,7 +147,7 @@ def test_jupyterlab_starts_on_the_work_copy_and_stops(tmp_path):
             pytest.fail("JupyterLab did not answer within 30 s")
         assert any(item["name"].startswith("00_") for item in contents["content"])
         specs = json.load(urllib.request.urlopen(f"{base}/kernelspecs?token=kit-test", timeout=5))
-        assert specs["kernelspecs"]["python3"]["spec"]["display_name"] == "Python 3 (SageMaker lab kit)"
+        assert specs["kernelspecs"]["lesson-7-1-sdk2"]["spec"]["display_name"] == "Lesson 7.1 – SageMaker SDK 2.x"
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)

@@ -1,7 +1,7 @@
 """The lesson notebooks: built from their sources, committed clean, and runnable offline the way a learner runs them.
 
 * ``tools/build_notebooks.py --check`` passes, and every committed notebook is clean (no outputs,
-  kernel ``python3``, a source in ``lessons/``, one papermill ``parameters`` cell with ``MODE``).
+  the kit's kernel ``lesson-7-1-sdk2``, a source in ``lessons/``, one papermill ``parameters`` cell with ``MODE``).
 * Every solution notebook runs to the end in local mode, in NN order, sharing one fresh LAB_HOME
   (like one learner); notebook 03 also runs in a fresh LAB_HOME of its own, twice: it needs nothing
   from earlier notebooks, runs again after it has run, and leaves no pipeline behind.
@@ -68,7 +68,8 @@ def test_committed_notebook_is_clean(path):
     nb = _read(path)
     nbformat.validate(nb)
     assert (LESSONS / f"{path.stem}.py").is_file(), f"{path.name} has no source lessons/{path.stem}.py"
-    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", "the kernelspec must be python3"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "lesson-7-1-sdk2", \
+        "the kernelspec must be the kit's kernel (kit.py KERNEL_NAME)"
     for cell in nb.cells:
         assert cell.get("id", "").startswith(path.stem), f"cell id {cell.get('id')!r} is not a stable id"
         if cell.cell_type == "code":

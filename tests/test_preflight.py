@@ -155,12 +155,14 @@ def test_local_check_fails_when_lab_home_is_not_writable(lab_home, monkeypatch, 
     assert preflight.exit_code(checks) == 1
 
 
-def test_wrong_xgboost_version_is_a_failure_with_the_pip_fix(monkeypatch):
+def test_wrong_xgboost_version_is_a_failure_with_the_setup_fix(monkeypatch, lab_home):
     import xgboost
 
     monkeypatch.setattr(xgboost, "__version__", "2.1.0")
-    check = preflight.check_package("xgboost", "xgboost", 'pip install "xgboost==1.7.6"', prefix="1.7.")
-    assert check.status == preflight.FAIL and "2.1.0" in check.detail and "xgboost==1.7.6" in check.fix
+    check = by_name(preflight.run_checks("local"))["xgboost"]
+    assert check.status == preflight.FAIL and "2.1.0" in check.detail and "1.7.x" in check.detail
+    assert "python3 kit.py setup" in check.fix and "pip install" not in check.fix, \
+        "the fix is the kit's own environment, never an install into the running one"
 
 
 def test_old_python_fails():
@@ -173,17 +175,19 @@ def test_old_python_fails():
 # --------------------------------------------------------------------------------------
 
 
-def test_sdk_v3_is_refused_with_the_pip_fix(monkeypatch, lab_home, capsys):
+def test_sdk_v3_is_refused_with_the_kernel_fix(monkeypatch, lab_home, capsys):
     import sagemaker
 
     monkeypatch.setattr(sagemaker, "__version__", "3.0.1")
     checks = preflight.run_checks("local")
     sdk = by_name(checks)["SageMaker Python SDK"]
     assert sdk.status == preflight.FAIL
-    assert '"sagemaker>=2.257,<3"' in sdk.fix
+    assert "'Lesson 7.1 – SageMaker SDK 2.x'" in sdk.fix and "python3 kit.py setup" in sdk.fix
+    assert "pip install" not in sdk.fix, "never a downgrade of the SDK in the running environment"
     assert main(["check", "--mode", "local"]) == 1
     out = capsys.readouterr().out
-    assert "✗ SageMaker Python SDK: 3.0.1" in out and 'pip install "sagemaker>=2.257,<3"' in out
+    assert f"✗ SageMaker Python SDK: 3.0.1 in {sys.executable} is v3" in out
+    assert "switch the notebook's kernel to 'Lesson 7.1 – SageMaker SDK 2.x'" in out
 
 
 def test_sdk_without_workflow_is_refused(monkeypatch):
@@ -191,7 +195,7 @@ def test_sdk_without_workflow_is_refused(monkeypatch):
     monkeypatch.setattr(preflight.importlib.util, "find_spec",
                         lambda name, *a: None if name == "sagemaker.workflow" else real_find_spec(name, *a))
     check = preflight.check_sdk()
-    assert check.status == preflight.FAIL and "sagemaker.workflow" in check.detail and "<3" in check.fix
+    assert check.status == preflight.FAIL and "sagemaker.workflow" in check.detail and check.fix == preflight.SDK_FIX
 
 
 # --------------------------------------------------------------------------------------

@@ -26,8 +26,10 @@ LESSONS, OUTPUT_DIRS = ROOT / "lessons", {"exercise": ROOT / "notebooks", "solut
 SOURCE_PATTERN = "[0-9][0-9]_*.py"
 START = re.compile(r"^(?P<indent>[ \t]*)# EXERCISE:\s*(?P<hint>.*?)\s*$")
 END = re.compile(r"^[ \t]*# END EXERCISE\s*$")
+#: The notebooks name the kernel ``python3 kit.py setup`` registers (the kit's own environment), so
+#: JupyterLab and SageMaker Studio pick it by itself when it is there; test runs name their kernel explicitly.
 METADATA = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "kernelspec": {"display_name": "Lesson 7.1 – SageMaker SDK 2.x", "language": "python", "name": "lesson-7-1-sdk2"},
     "language_info": {"name": "python"},
 }
 
