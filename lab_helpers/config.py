@@ -23,6 +23,8 @@ LOCAL_ROLE_NAME = "LabLocalExecutionRole"
 LAB_PREFIX = "pipelines-lab"
 
 MODES = ("local", "remote")
+#: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x.
+KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
 
 #: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
 LOCAL_SDK_CONFIG = {

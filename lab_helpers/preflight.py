@@ -21,10 +21,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
+from .config import KIT_KERNEL
+
 OK, FAIL, UNKNOWN, NOTE = "ok", "fail", "unknown", "note"
 SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?", NOTE: "!"}
-#: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x.
-KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
 #: The fix for a wrong environment: the kit's kernel, never a change to the environment that is running
 #: (in SageMaker Studio that is the image's own, with SDK v3, which JupyterLab itself runs in).
 SDK_FIX = (f"this is not the kit's environment: switch the notebook's kernel to '{KIT_KERNEL}' (Kernel → Change "

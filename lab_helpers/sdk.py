@@ -8,6 +8,8 @@ the two SDKs build for the same lesson code (:data:`V3_DEFINITION_DIFFERENCES`).
 import re
 from functools import lru_cache
 
+from .config import KIT_KERNEL
+
 #: How the pipeline definition SDK v3 builds differs from SDK v2's for the same pipeline: (path pattern, why).
 #: Paths name steps by their name (``Steps.AbaloneTrain.Arguments...``); ``*`` matches one key.  Everything
 #: else is the same: step types, arguments, parameters and references between steps.
@@ -149,7 +151,8 @@ def major():
     try:
         return int(version("sagemaker").split(".")[0])
     except PackageNotFoundError:
-        raise ImportError("The SageMaker Python SDK is not installed: pip install 'sagemaker>=2.257,<3'.") from None
+        raise ImportError(f"The SageMaker Python SDK is not installed in this environment: switch the notebook's kernel "
+                          f"to '{KIT_KERNEL}' (`python3 kit.py setup` registers it).") from None
 
 
 def is_v3():

@@ -43,7 +43,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 RUN_TIMEOUT = 300  # seconds for one notebook's Run All
 START_TIMEOUT = 60  # seconds for JupyterLab to answer, a page to load, a kernel to start
 TOKEN = "kit-browser-test"
-KIT_KERNEL = "Python 3 (SageMaker lab kit)"  # the display name kit.write_kernel_spec gives the kernel
 INSTALL_HINT = ("install Chromium and its driver: Debian/Ubuntu `sudo apt-get install chromium chromium-driver`; "
                 "macOS: Google Chrome and `brew install --cask chromedriver`; or set LAB_CHROME and LAB_CHROMEDRIVER")
 CHROME_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
@@ -217,14 +216,14 @@ class Lab:
         def kernel_idle():
             dialogs = self.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog")
             if dialogs:  # "Select Kernel" when the kernel list arrived after the notebook: take the preferred one
-                assert KIT_KERNEL in dialogs[0].text, f"unexpected dialog: {dialogs[0].text}"
+                assert _kit().KERNEL_DISPLAY_NAME in dialogs[0].text, f"unexpected dialog: {dialogs[0].text}"
                 dialogs[0].find_element(By.CSS_SELECTOR, ".jp-mod-accept").click()
                 return False
             session = self.session_of(name)
             return session is not None and session["kernel"]["execution_state"] == "idle" and session
 
         session = self.wait(f"the kernel of {name} to start", kernel_idle)
-        assert session["kernel"]["name"] == "python3"
+        assert session["kernel"]["name"] == _kit().KERNEL_NAME
         return session
 
     def run_all(self, name, timeout=RUN_TIMEOUT):
