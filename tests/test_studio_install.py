@@ -42,6 +42,7 @@ STANDIN_REQUIREMENTS = ("sagemaker==3.12.0", "sagemaker-core==2.12.0", "sagemake
                         "sagemaker-serve==1.12.0", "sagemaker-mlops==1.12.0", "ipykernel")
 STANDIN_CACHE = ROOT / ".kit-cache"
 GUARD_FIRST_LINE = "# Kernel check (imports nothing from the kit)"
+KERNEL_CHECK_MARKER = "# KERNEL CHECK"  # the lessons' line that the build replaces with lessons/kernel_check.py
 
 
 def _kit():
@@ -51,11 +52,11 @@ def _kit():
     return module
 
 
-def _guard(source):
-    """The kernel guard at the top of a lesson's first code cell (up to the blank line after it)."""
-    cell = source.split("\n# %%\n", 1)[1]
-    assert cell.startswith(GUARD_FIRST_LINE), "the set-up cell must start with the kernel check"
-    return cell.split("\n\n", 2)[0] + "\n\n" + cell.split("\n\n", 2)[1] + "\n"
+def _guard():
+    """The kernel guard every notebook's first code cell starts with (its one source, lessons/kernel_check.py)."""
+    guard = (LESSONS / "kernel_check.py").read_text(encoding="utf-8")
+    assert guard.startswith(GUARD_FIRST_LINE)
+    return guard
 
 
 def _clean_env(**extra):
@@ -69,12 +70,12 @@ def _clean_env(**extra):
 
 def test_every_lesson_starts_with_the_same_kernel_guard():
     sources = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
-    guards = {path.name: _guard(path.read_text(encoding="utf-8")) for path in sources}
-    reference = guards["00_setup.py"]
+    first_lines = {path.name: path.read_text(encoding="utf-8").split("\n# %%\n", 1)[1].split("\n", 1)[0]
+                   for path in sources}
+    assert set(first_lines.values()) == {KERNEL_CHECK_MARKER}, first_lines
+    reference = _guard()
     assert "import lab_helpers" not in reference and "from lab_helpers" not in reference
     assert f"Switch the kernel to '{KERNEL_DISPLAY_NAME}'" in reference
-    assert all(guard == reference for guard in guards.values()), \
-        [name for name, guard in guards.items() if guard != reference]
     import nbformat
 
     for folder in ("notebooks", "solutions"):
@@ -87,7 +88,7 @@ def test_every_lesson_starts_with_the_same_kernel_guard():
 
 
 def _run_guard(python_args, env, cwd):
-    guard = _guard((LESSONS / "00_setup.py").read_text(encoding="utf-8"))
+    guard = _guard()
     return subprocess.run([*python_args, "-c", guard], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
 
 

@@ -7,7 +7,8 @@
 
 Each ``lessons/NN_slug.py`` (jupytext py:percent) becomes ``solutions/NN_slug.ipynb`` (the
 ``# EXERCISE: hint`` / ``# END EXERCISE`` marker lines dropped) and ``notebooks/NN_slug.ipynb``
-(each block replaced by ``raise NotImplementedError("Exercise: hint")`` at its indentation).
+(each block replaced by ``raise NotImplementedError("Exercise: hint")`` at its indentation); in both,
+a ``# KERNEL CHECK`` line becomes the kernel check of ``lessons/kernel_check.py``.
 Output is byte-for-byte deterministic: no outputs, cell ids ``<stem>-<index>``, cell metadata
 reduced to ``tags``, and only the ``kernelspec`` and ``language_info`` notebook metadata.
 """
@@ -26,6 +27,9 @@ LESSONS, OUTPUT_DIRS = ROOT / "lessons", {"exercise": ROOT / "notebooks", "solut
 SOURCE_PATTERN = "[0-9][0-9]_*.py"
 START = re.compile(r"^(?P<indent>[ \t]*)# EXERCISE:\s*(?P<hint>.*?)\s*$")
 END = re.compile(r"^[ \t]*# END EXERCISE\s*$")
+#: a lesson's set-up cell starts with this line; the build puts the kernel check (one source) in its place
+KERNEL_CHECK_MARKER = "# KERNEL CHECK"
+KERNEL_CHECK = LESSONS / "kernel_check.py"
 #: The notebooks name the kernel ``python3 kit.py setup`` registers (the kit's own environment), so
 #: JupyterLab and SageMaker Studio pick it by itself when it is there; test runs name their kernel explicitly.
 METADATA = {
@@ -42,6 +46,9 @@ def transform(source, variant, where):
     """A code cell's source for ``variant``: exercise blocks kept (solution) or stubbed (exercise)."""
     out, block = [], None
     for line in source.split("\n"):
+        if line == KERNEL_CHECK_MARKER:
+            out.append(KERNEL_CHECK.read_text(encoding="utf-8").rstrip("\n"))
+            continue
         start, end = START.match(line), END.match(line)
         if start and block is None:
             if not start["hint"]:
