@@ -89,6 +89,12 @@ def find_browser():
     return chrome, driver
 
 
+def _kernelspec():
+    """The notebook metadata naming the kit's kernel, as the lesson notebooks carry it."""
+    kit = _kit()
+    return {"name": kit.KERNEL_NAME, "display_name": kit.KERNEL_DISPLAY_NAME, "language": "python"}
+
+
 def _kit():
     import importlib.util
 
@@ -438,7 +444,7 @@ def test_checks_catch_an_error_math_and_a_cell_that_did_not_run(lab):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = _kernelspec()
     nb.cells = [
         nbformat.v4.new_markdown_cell("It costs $1 and then $2 more."),
         nbformat.v4.new_markdown_cell("One dollar sign alone is text: $1 only."),
@@ -475,7 +481,7 @@ def test_every_lesson_notebooks_markdown_renders_dollars_as_text(lab):
                     origins.setdefault(cell.source, f"{folder.name}/{path.name}, cell {number}")
     assert origins, "no lesson notebooks found"
     sheet = nbformat.v4.new_notebook()
-    sheet.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    sheet.metadata["kernelspec"] = _kernelspec()
     sheet.cells = [nbformat.v4.new_markdown_cell(source) for source in [*origins, SENTINEL]]
     nbformat.write(sheet, lab.root / "markdown-check.ipynb")
     with lab.explained("markdown-check"):
