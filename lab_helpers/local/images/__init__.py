@@ -88,6 +88,16 @@ def resolve(image_uri, purpose):
     return repo, version
 
 
+def repo_version(image_uri):
+    """(repository, version) of a supported image URI whatever the purpose, else None."""
+    for purpose in ("processing", "training", "inference"):
+        try:
+            return resolve(image_uri, purpose)
+        except UnsupportedImage:
+            continue
+    return None
+
+
 def check(image_uri, purpose):
     """AWS's ValidationException unless local mode can run ``image_uri`` for ``purpose``."""
     try:
