@@ -120,3 +120,72 @@ def run_mode(repo, purpose, program):
             "an inference script (SKLearnModel(entry_point='inference.py', ...), which sets SAGEMAKER_PROGRAM)")
     raise UnsupportedImage(f"The {repo} image has no built-in algorithm: its {purpose} runs your script, so give "
                            f"it {what}.")
+
+
+#: step types whose job runs an AWS-owned image the kit has no stand-in for
+_IMAGE_STEP_TYPES = {"ClarifyCheck": "the SageMaker Clarify image", "QualityCheck": "the Model Monitor image"}
+
+
+def _value(value, parameters):
+    """A definition's string, or a pipeline parameter's value (``{"Get": "Parameters.X"}``); None if unknown."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
+        found = parameters.get(value["Get"][len("Parameters."):])
+        return found if isinstance(found, str) else None
+    return None
+
+
+def _step_images(step):
+    """(image value, purpose) pairs a step's job or model would run."""
+    args = step.get("Arguments") or {}
+    kind = step.get("Type")
+    if kind == "Processing":
+        return [((args.get("AppSpecification") or {}).get("ImageUri"), "processing")]
+    if kind == "Training":
+        return [((args.get("AlgorithmSpecification") or {}).get("TrainingImage"), "training")]
+    if kind == "Model":
+        containers = [args.get("PrimaryContainer")] + list(args.get("Containers") or [])
+        return [(c.get("Image"), "inference") for c in containers if isinstance(c, dict)]
+    if kind == "RegisterModel":
+        spec = args.get("InferenceSpecification") or {}
+        return [(c.get("Image"), "inference") for c in spec.get("Containers") or [] if isinstance(c, dict)]
+    return []
+
+
+def _all_steps(steps):
+    for step in steps or []:
+        if not isinstance(step, dict):
+            continue
+        yield step
+        args = step.get("Arguments") or {}
+        if step.get("Type") == "Condition":
+            yield from _all_steps(args.get("IfSteps"))
+            yield from _all_steps(args.get("ElseSteps"))
+
+
+def offline_warnings(definition, values=None):
+    """One line per step of a pipeline definition whose image local mode cannot run (the step will fail).
+
+    ``definition`` is the parsed PipelineDefinition; ``values`` the execution's parameter values
+    ({name: value}), over the parameters' defaults.  Image URIs given by other expressions are not judged.
+    """
+    parameters = {p.get("Name"): p.get("DefaultValue") for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+    parameters.update(values or {})
+    lines = []
+    for step in _all_steps(definition.get("Steps")):
+        name, kind = step.get("Name"), step.get("Type")
+        if kind in _IMAGE_STEP_TYPES:
+            lines.append(f"Warning: step '{name}' ({kind}) needs {_IMAGE_STEP_TYPES[kind]}, which the kit's local mode "
+                         "cannot run offline: the step will fail. Run this pipeline in remote mode.")
+            continue
+        for raw, purpose in _step_images(step):
+            image = _value(raw, parameters)
+            if image is None:
+                continue
+            try:
+                resolve(image, purpose)
+            except UnsupportedImage:
+                lines.append(f"Warning: step '{name}' ({kind}) uses image '{image}', which the kit's local mode cannot "
+                             f"run for {purpose}: the step will fail. Local mode runs: {describe_supported()}.")
+    return lines

@@ -180,7 +180,6 @@ class SocketForkServer(ForkServer):
 
     def _connect(self):
         import fcntl
-        import socket
         import time
 
         handle = None
@@ -193,9 +192,9 @@ class SocketForkServer(ForkServer):
                     if sock is None:
                         proc = self._spawn()
                         deadline = time.monotonic() + 120
-                        while sock is None and proc.poll() is None and time.monotonic() < deadline:
-                            time.sleep(0.02)
-                            sock = _try_connect(self.path)
+                        while not os.path.exists(self.path) and proc.poll() is None and time.monotonic() < deadline:
+                            time.sleep(0.02)  # the socket appears once the server has loaded the libraries
+                        sock = _try_connect(self.path)
             if sock is not None:
                 handle = _SocketHandle(sock)
         except OSError:
