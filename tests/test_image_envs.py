@@ -158,9 +158,12 @@ def test_a_jobs_pip_install_and_upgrade_change_neither_the_kit_nor_the_image_env
     name = unique("pip")
     out = f"s3://{sess.default_bucket()}/image-envs/{name}"
     pip = "[sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', '--no-index', " \
-          "'--find-links', '/opt/ml/processing/input/wheels']"
+          "'--find-links', wheels]"
     described = run_processing(sess, name, f"""
-        import json, subprocess, sys
+        import json, os, shutil, subprocess, sys, tempfile
+        wheels = tempfile.mkdtemp()  # a folder pip sees with or without the sandbox (the overlay is this process's)
+        for wheel in os.listdir("/opt/ml/processing/input/wheels"):
+            shutil.copy(os.path.join("/opt/ml/processing/input/wheels", wheel), wheels)
         subprocess.run({pip} + ["labtinywheel==1.0"], check=True)
         subprocess.run({pip} + ["-U", "labtinywheel"], check=True)
         subprocess.run({pip} + ["-U", "six"], check=True)
@@ -204,3 +207,81 @@ def test_each_image_environment_has_one_warm_fork_server_running_its_python(sess
         assert command[0].decode() == python and b"--listen" in command
         servers[python] = pid
     assert len(set(servers.values())) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# images local mode cannot run are named at upsert and start
+# --------------------------------------------------------------------------------------------
+CUSTOM_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-team/custom-trainer:latest"
+
+
+def test_upsert_and_start_name_each_step_whose_image_cannot_run_offline_and_the_step_fails_as_before(
+        sess, tmp_path, monkeypatch):
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+    lines = []
+    monkeypatch.setattr(sess.cloud, "log_sink", lines.append)
+    role = lab_helpers.execution_role(sess)
+    script = tmp_path / "prep.py"
+    script.write_text("open('/opt/ml/processing/output/done.txt', 'w').write('done')\n")
+    torch = image_uris.retrieve("pytorch", sess.boto_region_name, "1.13", py_version="py39",
+                                instance_type="ml.m5.xlarge", image_scope="training")
+    steps = []
+    for name, uri in (("Prep", image(sess, "sklearn", "1.2-1")), ("TorchPrep", torch)):
+        processor = ScriptProcessor(image_uri=uri, command=["python3"], role=role, instance_count=1,
+                                    instance_type="ml.m5.xlarge", sagemaker_session=sess)
+        steps.append(ProcessingStep(name=name, step_args=processor.run(code=str(script), outputs=[
+            ProcessingOutput(output_name="out", source="/opt/ml/processing/output")])))
+    trainer = Estimator(image_uri=CUSTOM_IMAGE, role=role, instance_count=1, instance_type="ml.m5.xlarge",
+                        sagemaker_session=sess)
+    steps.append(TrainingStep(name="CustomTrain", step_args=trainer.fit({"train": TrainingInput(
+        steps[0].properties.ProcessingOutputConfig.Outputs["out"].S3Output.S3Uri)})))
+    pipeline = Pipeline(name=unique("UnsupportedImages"), steps=steps, sagemaker_session=sess)
+
+    pipeline.upsert(role_arn=role)
+    warned = [line for line in lines if line.startswith("Warning: step ")]
+    assert len(warned) == 2, lines
+    assert "'TorchPrep' (Processing)" in warned[0] and torch in warned[0] and "will fail" in warned[0]
+    assert "'CustomTrain' (Training)" in warned[1] and CUSTOM_IMAGE in warned[1]
+    assert not any("'Prep'" in line for line in warned)
+
+    lines.clear()
+    execution = pipeline.start()
+    assert len([line for line in lines if line.startswith("Warning: step ")]) == 2, lines
+    from conftest import finished
+
+    finished(execution)
+    ran = {s["StepName"]: s for s in execution.list_steps()}
+    assert ran["Prep"]["StepStatus"] == "Succeeded"
+    assert ran["TorchPrep"]["StepStatus"] == "Failed"
+    assert "cannot run image" in ran["TorchPrep"]["FailureReason"] and torch in ran["TorchPrep"]["FailureReason"]
+
+
+def test_offline_warnings_read_parameters_nested_steps_and_the_clarify_and_monitor_step_types():
+    from lab_helpers.local import images
+
+    sklearn = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    definition = {
+        "Parameters": [{"Name": "TrainImage", "Type": "String", "DefaultValue": sklearn}],
+        "Steps": [
+            {"Name": "Train", "Type": "Training", "Arguments": {
+                "AlgorithmSpecification": {"TrainingImage": {"Get": "Parameters.TrainImage"}}}},
+            {"Name": "Check", "Type": "Condition", "Arguments": {"IfSteps": [
+                {"Name": "Bias", "Type": "ClarifyCheck", "Arguments": {}},
+                {"Name": "Quality", "Type": "QualityCheck", "Arguments": {}},
+                {"Name": "Register", "Type": "RegisterModel", "Arguments": {"InferenceSpecification": {
+                    "Containers": [{"Image": CUSTOM_IMAGE}]}}}], "ElseSteps": []}},
+        ],
+    }
+    lines = images.offline_warnings(definition)
+    assert [line.split("'")[1] for line in lines] == ["Bias", "Quality", "Register"]
+    assert "Clarify" in lines[0] and "Model Monitor" in lines[1] and CUSTOM_IMAGE in lines[2]
+    # a start's parameter value is judged, not the default
+    started = images.offline_warnings(definition, {"TrainImage": CUSTOM_IMAGE})
+    assert [line.split("'")[1] for line in started] == ["Train", "Bias", "Quality", "Register"]
+    assert images.offline_warnings({"Steps": []}) == []

@@ -138,6 +138,7 @@ def _build(folder, table, done):
     base = getattr(sys, "_base_executable", None) or sys.executable
     problem = _run(uv, ["venv", "--quiet", "--seed", "--python", base, str(scratch)], env)
     if problem:
+        shutil.rmtree(scratch, ignore_errors=True)
         return [], problem
     wanted = scratch / "requirements.in"
     wanted.write_text("".join(f"{dist}>={version}\n" for dist, version in sorted(table.items())))
