@@ -37,8 +37,11 @@ class ForkServer:
             package_root = str(Path(__file__).resolve().parents[3])
             env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             self._ready.clear()
+            from . import imageenvs
+
+            light = ["--light"] if imageenvs.lesson_ready() else []  # their jobs fork from the images' own servers
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver", *self.preload],
+                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver", *light, *self.preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=env, cwd=package_root, start_new_session=True,
             )

@@ -46,6 +46,11 @@ PRELOAD = (
 )
 
 
+#: what the kit's own server loads when the lesson's images have environments of their own (their jobs run
+#: there): the kit's modules only, so the execution runners it forks start without the job libraries
+LIGHT_PRELOAD = tuple(name for name in PRELOAD if name.startswith("lab_helpers."))
+
+
 def _child(request, close_fds=()):
     """In the forked child: become the job process, then exit with its status."""
     code = 1
@@ -214,5 +219,7 @@ def listen(path, idle=300.0, preload=PRELOAD):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--listen"]:
         listen(sys.argv[2], float(sys.argv[4]) if sys.argv[3:4] == ["--idle"] else 300.0)
+    elif sys.argv[1:2] == ["--light"]:
+        serve(LIGHT_PRELOAD + tuple(sys.argv[2:]))
     else:
         serve(PRELOAD + tuple(sys.argv[1:]))

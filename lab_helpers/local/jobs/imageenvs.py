@@ -178,6 +178,11 @@ def _fix_paths(old, new):
                 path.write_text(text.replace(str(old), str(new)))
 
 
+def lesson_ready():
+    """True when every lesson image's environment is built (their jobs need nothing of the kit's libraries)."""
+    return all(for_image(repo, version, build=False).python for repo, version in requirements.LESSON_IMAGES)
+
+
 def build_lesson_images(echo=print):
     """Build the lesson's images' environments (``kit.py setup``); returns True when all are ready."""
     ok = True

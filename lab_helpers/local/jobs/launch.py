@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..images import requirements
 from . import aws_bridge, forkclient, imageenvs
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
@@ -33,9 +34,14 @@ class Launcher:
         self.forks = forkclient.shared() if forkclient.enabled() else None
 
     def warm_up(self):
-        """Start the fork server in the background (jobs are coming)."""
-        if self.forks is not None:
-            self.forks.start()
+        """Start the fork servers in the background (jobs are coming): the kit's, and the lesson's images' ones."""
+        if self.forks is None:
+            return
+        self.forks.start()
+        for repo, version in requirements.LESSON_IMAGES:
+            python = imageenvs.for_image(repo, version, build=False).python
+            if python:
+                forkclient.for_python(python, {KIT_SITE_VAR: os.pathsep.join(imageenvs.kit_site_packages())}).start()
 
     def run(self, job_dir, spec, group, stream, should_stop=None):
         """Run the job process for ``spec``; returns (exit code, log lines).  JobStopped if stopped."""
