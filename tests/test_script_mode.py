@@ -511,17 +511,29 @@ def model_artifact(sess, files):
 
 
 @pytest.fixture()
-def sklearn_model(sess):
-    """A LinearRegression in model.tar.gz (model.joblib) and the feature rows to serve."""
-    import joblib
+def sklearn_model(sess, tmp_path):
+    """A LinearRegression in model.tar.gz (model.joblib) and the feature rows to serve.
+
+    Pickled by the 1.2-1 image's own scikit-learn, as a model trained on that image is (a pickle of the
+    kit's newer numpy and scikit-learn would not load there, as on AWS); the same fit in the kit gives
+    the expected predictions.
+    """
+    import subprocess
+
     from sklearn.linear_model import LinearRegression
 
+    from lab_helpers.local.jobs import imageenvs
+
     data = rows(60, seed=3)
+    np.save(tmp_path / "rows.npy", data)
+    python = imageenvs.for_image("sagemaker-scikit-learn", "1.2-1").python or sys.executable
+    fit = ("import sys, joblib, numpy as np; from sklearn.linear_model import LinearRegression; "
+           "d = np.load(sys.argv[1]); joblib.dump(LinearRegression().fit(d[:, 1:], d[:, 0]), sys.argv[2])")
+    subprocess.run([python, "-c", fit, str(tmp_path / "rows.npy"), str(tmp_path / "model.joblib")], check=True)
     model = LinearRegression().fit(data[:, 1:], data[:, 0])
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer)
     features = rows(12, seed=4)[:, 1:]
-    return {"uri": model_artifact(sess, {"model.joblib": buffer.getvalue()}), "model": model, "features": features}
+    return {"uri": model_artifact(sess, {"model.joblib": (tmp_path / "model.joblib").read_bytes()}), "model": model,
+            "features": features}
 
 
 @pytest.fixture()

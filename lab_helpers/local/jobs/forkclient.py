@@ -229,11 +229,16 @@ class SocketForkServer(ForkServer):
 
 
 def _socket_path(python):
-    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter and state of the kit's code."""
+    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter, state of the kit's code and mount namespace."""
     import hashlib
 
     package = Path(__file__).resolve().parents[2]
     stamp = [str(python), str(package)]
+    for name in ("mnt", "user"):  # the server's jobs see the files its clients see: one server per namespace
+        try:
+            stamp.append(os.readlink(f"/proc/self/ns/{name}"))
+        except OSError:
+            pass
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()
         stamp.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
