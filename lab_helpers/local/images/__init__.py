@@ -33,7 +33,7 @@ SUPPORTED = {
         "versions": ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1"),
         "training": "the built-in XGBoost algorithm (train/validation channels, text/csv or text/libsvm), or your "
                     "entry_point script (script mode)",
-        "processing": "Python scripts run with the host interpreter (ScriptProcessor, command=['python3'])",
+        "processing": "Python scripts on the image's libraries (ScriptProcessor, command=['python3'])",
         "inference": "XGBoost serving for batch transform (text/csv in, one prediction per line out), or your "
                      "inference script's model_fn/input_fn/predict_fn/output_fn (script mode)",
         "algorithm": True,
@@ -41,7 +41,7 @@ SUPPORTED = {
     "sagemaker-scikit-learn": {
         "versions": ("0.23-1", "1.0-1", "1.2-1"),
         "training": "your entry_point script (script mode: SKLearn estimator)",
-        "processing": "Python scripts run with the host interpreter (SKLearnProcessor)",
+        "processing": "Python scripts on the image's libraries (SKLearnProcessor)",
         "inference": "your inference script's model_fn/input_fn/predict_fn/output_fn for batch transform "
                      "(script mode: SKLearnModel, Model(entry_point=...))",
         "algorithm": False,
