@@ -229,11 +229,13 @@ class SocketForkServer(ForkServer):
 
 
 def _socket_path(python):
-    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter, state of the kit's code and mount namespace."""
+    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter, state of the kit's code, PYTHONPATH and mount namespace."""
     import hashlib
 
     package = Path(__file__).resolve().parents[2]
-    stamp = [str(python), str(package)]
+    root = str(package.parent)
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.abspath(p) != root]
+    stamp = [str(python), str(package), *extra]  # PYTHONPATH: what the server would load at its start
     for name in ("mnt", "user"):  # the server's jobs see the files its clients see: one server per namespace
         try:
             stamp.append(os.readlink(f"/proc/self/ns/{name}"))
@@ -243,6 +245,8 @@ def _socket_path(python):
         stat = path.stat()
         stamp.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-forks-{os.getuid()}"
+    if len(str(folder)) > 70:  # a Unix socket's path has at most 107 bytes
+        folder = Path("/tmp") / f"lab-forks-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     return str(folder / (hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:20] + ".sock"))
 
