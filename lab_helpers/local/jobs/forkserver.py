@@ -99,8 +99,8 @@ def _send(message):
     sys.stdout.flush()
 
 
-def _preload(preload):
-    for name in preload:
+def _import(names):
+    for name in names:
         try:
             module = importlib.import_module(name)
             if callable(getattr(module, "preload", None)):  # a module may warm its own caches
@@ -111,7 +111,7 @@ def _preload(preload):
 
 def serve(preload=PRELOAD):
     """Import the job libraries (and ``preload``) once, then fork a child per request until stdin closes."""
-    _preload(preload)
+    _import(preload)
     _send({"ready": True, "pid": os.getpid()})
     stdin = sys.stdin.buffer
     buffered = b""
@@ -158,7 +158,7 @@ def listen(path, idle=300.0, preload=PRELOAD):
     import socket
     import time
 
-    _preload(preload)
+    _import(preload)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     scratch = f"{path}.{os.getpid()}"
     server.bind(scratch)
@@ -188,6 +188,9 @@ def listen(path, idle=300.0, preload=PRELOAD):
                 if not line.strip():
                     continue
                 request = json.loads(line)
+                if "preload" in request:  # more modules every coming job needs
+                    _import(request["preload"])
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     _child(request, [server.fileno()] + list(conns))
