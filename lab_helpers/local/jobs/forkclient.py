@@ -218,6 +218,9 @@ class SocketForkServer(ForkServer):
     def _spawn(self):
         package_root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ, **self.extra_env)
+        # OpenMP threads (xgboost) sleep rather than spin while they wait: on a busy machine spinning threads of a
+        # job fight its other threads and other processes for the cores (training took seconds, not 0.2 s)
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         proc = subprocess.Popen(
             [self.python, "-m", "lab_helpers.local.jobs.forkserver", "--listen", self.path, "--idle", "600"],
