@@ -53,6 +53,7 @@ def setup():
               "gets that Python (the kit's packages install on 3.10-3.12).", file=sys.stderr)
     want = _pyproject_hash()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
+        _image_environments()
         return
     if not PYTHON.exists():
         print(f"Creating {VENV} …", flush=True)
@@ -62,6 +63,16 @@ def setup():
     subprocess.run(pip + ["--upgrade", "pip"], check=True)
     subprocess.run(pip + ["-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(want)
+    _image_environments()
+
+
+def _image_environments():
+    """Build the Python environments of the lesson's images (once; a class then needs no network)."""
+    code = ("import sys; from lab_helpers.local.jobs import imageenvs; "
+            "sys.exit(0 if imageenvs.build_lesson_images(lambda line: None) else 1)")
+    if subprocess.run([str(PYTHON), "-c", code], cwd=ROOT, check=False).returncode != 0:
+        print("note: the lesson's image environments could not be built (no network?): jobs run on the kit's "
+              "own libraries until `python3 kit.py setup` can build them.", file=sys.stderr)
 
 
 def _pyproject_hash():

@@ -78,15 +78,17 @@ def refuse_network(patch):
 
     attempts = []
 
-    def refuse(what):
+    def refuse(what, original=None):
         def _refuse(*args, **kwargs):
+            if original is not None and getattr(args[0], "family", None) == socket.AF_UNIX:
+                return original(*args, **kwargs)  # a Unix socket (a local fork server) is not the network
             attempts.append((what, args[1:] if what.startswith("socket.") else args))
             raise OSError(f"network disabled in tests ({what})")
 
         return _refuse
 
-    patch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    patch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
+    patch.setattr(socket.socket, "connect", refuse("socket.connect", socket.socket.connect))
+    patch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex", socket.socket.connect_ex))
     patch.setattr(socket, "create_connection", refuse("create_connection"))
     patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     return attempts

@@ -168,14 +168,16 @@ if _log:
         with open(_log, "a") as handle:
             handle.write(line + "\\n")
 
-    def _refuse(name):
+    def _refuse(name, original=None):
         def stand_in(*args, **kwargs):
+            if original is not None and getattr(args[0], "family", None) == socket.AF_UNIX:
+                return original(*args, **kwargs)  # a Unix socket (a local fork server) is not the network
             _note("attempt %s %r" % (name, args[:3]))
             raise OSError("network access refused by the test (%s)" % name)
         return stand_in
 
-    socket.socket.connect = _refuse("socket.connect")
-    socket.socket.connect_ex = _refuse("socket.connect_ex")
+    socket.socket.connect = _refuse("socket.connect", socket.socket.connect)
+    socket.socket.connect_ex = _refuse("socket.connect_ex", socket.socket.connect_ex)
     socket.create_connection = _refuse("socket.create_connection")
     socket.getaddrinfo = _refuse("socket.getaddrinfo")
     _note("loaded %d" % os.getpid())

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import sys
 import sysconfig
 import tarfile
@@ -324,8 +323,10 @@ def test_xgboost_framework_estimator_runs_the_script_not_the_built_in_algorithm(
     assert booster.num_boosted_rounds() == 7
 
 
-def test_python_the_script_starts_is_the_kits_and_sees_the_jobs_opt_ml(sess, plain, role, train_uri, tmp_path):
+def test_python_the_script_starts_is_the_images_and_sees_the_jobs_opt_ml(sess, plain, role, train_uri, tmp_path):
     from sagemaker.sklearn import SKLearn
+
+    from lab_helpers.local.jobs import imageenvs
 
     source = tmp_path / "src"
     write(source, "train.py", """
@@ -342,7 +343,8 @@ def test_python_the_script_starts_is_the_kits_and_sees_the_jobs_opt_ml(sess, pla
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     exists, executable = report(log_text(sess, TRAINING_LOGS, job))
     assert exists == "True"
-    assert os.path.realpath(executable) == os.path.realpath(sys.executable)
+    image_python = imageenvs.for_image("sagemaker-scikit-learn", "1.2-1").python  # the image's own environment
+    assert executable == (image_python or sys.executable)
 
 
 # --------------------------------------------------------------------------------------
@@ -509,17 +511,29 @@ def model_artifact(sess, files):
 
 
 @pytest.fixture()
-def sklearn_model(sess):
-    """A LinearRegression in model.tar.gz (model.joblib) and the feature rows to serve."""
-    import joblib
+def sklearn_model(sess, tmp_path):
+    """A LinearRegression in model.tar.gz (model.joblib) and the feature rows to serve.
+
+    Pickled by the 1.2-1 image's own scikit-learn, as a model trained on that image is (a pickle of the
+    kit's newer numpy and scikit-learn would not load there, as on AWS); the same fit in the kit gives
+    the expected predictions.
+    """
+    import subprocess
+
     from sklearn.linear_model import LinearRegression
 
+    from lab_helpers.local.jobs import imageenvs
+
     data = rows(60, seed=3)
+    np.save(tmp_path / "rows.npy", data)
+    python = imageenvs.for_image("sagemaker-scikit-learn", "1.2-1").python or sys.executable
+    fit = ("import sys, joblib, numpy as np; from sklearn.linear_model import LinearRegression; "
+           "d = np.load(sys.argv[1]); joblib.dump(LinearRegression().fit(d[:, 1:], d[:, 0]), sys.argv[2])")
+    subprocess.run([python, "-c", fit, str(tmp_path / "rows.npy"), str(tmp_path / "model.joblib")], check=True)
     model = LinearRegression().fit(data[:, 1:], data[:, 0])
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer)
     features = rows(12, seed=4)[:, 1:]
-    return {"uri": model_artifact(sess, {"model.joblib": buffer.getvalue()}), "model": model, "features": features}
+    return {"uri": model_artifact(sess, {"model.joblib": (tmp_path / "model.joblib").read_bytes()}), "model": model,
+            "features": features}
 
 
 @pytest.fixture()
@@ -677,241 +691,3 @@ def test_the_scripts_own_input_fn_and_output_fn_serve_csv_and_json(sess, plain, 
     assert np.allclose(got, expected, atol=1e-5)
     model_env = sess.sagemaker_client.describe_model(ModelName=described["ModelName"])["PrimaryContainer"]["Environment"]
     assert model_env["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"  # Model(source_dir=...) repacks
-
-
-# --------------------------------------------------------------------------------------
-# the SDK's local-mode example, in shape
-# --------------------------------------------------------------------------------------
-
-EXAMPLE_PREPROCESS = """
-    import numpy as np
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    base = "/opt/ml/processing"
-    names = ["sex", "length", "diameter", "height", "whole", "shucked", "viscera", "shell", "rings"]
-    frame = pd.read_csv(base + "/input/abalone.csv", header=None, names=names)
-    rings = frame.pop("rings").to_numpy().reshape(-1, 1)
-    features = ColumnTransformer([
-        ("numbers", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), names[1:-1]),
-        ("sex", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
-                              OneHotEncoder(handle_unknown="ignore")), ["sex"]),
-    ]).fit_transform(frame)
-    table = np.concatenate([rings, features], axis=1)
-    np.random.default_rng(11).shuffle(table)
-    parts = np.split(table, [int(0.7 * len(table)), int(0.85 * len(table))])
-    for name, part in zip(("train", "validation", "test"), parts):
-        pd.DataFrame(part).to_csv(base + "/" + name + "/" + name + ".csv", header=False, index=False)
-"""
-
-EXAMPLE_TRAIN = """
-    import argparse
-    import logging
-    import os
-    import pickle
-
-    import pandas as pd
-    import xgboost as xgb
-
-    logging.basicConfig(level=logging.INFO)
-
-    def matrix(folder, name):
-        frame = pd.read_csv(os.path.join(folder, name), header=None)
-        return xgb.DMatrix(frame.iloc[:, 1:].values, label=frame.iloc[:, 0].values)
-
-    if __name__ == "__main__":
-        parser = argparse.ArgumentParser()
-        parser.add_argument("--max_depth", type=int)
-        parser.add_argument("--eta", type=float)
-        parser.add_argument("--min_child_weight", type=int)
-        parser.add_argument("--subsample", type=float)
-        parser.add_argument("--num_round", type=int)
-        parser.add_argument("--objective", type=str)
-        parser.add_argument("--model_dir", type=str, default=os.environ.get("SM_MODEL_DIR"))
-        parser.add_argument("--train", type=str, default=os.environ.get("SM_CHANNEL_TRAIN"))
-        parser.add_argument("--validation", type=str, default=os.environ.get("SM_CHANNEL_VALIDATION"))
-        args, _ = parser.parse_known_args()
-        train, validation = matrix(args.train, "train.csv"), matrix(args.validation, "validation.csv")
-        params = {"objective": args.objective, "max_depth": args.max_depth, "eta": args.eta,
-                  "min_child_weight": args.min_child_weight, "subsample": args.subsample, "eval_metric": "rmse"}
-        booster = xgb.train(params, train, num_boost_round=args.num_round,
-                            evals=[(train, "train"), (validation, "validation")])
-        with open(args.model_dir + "/xgboost-model", "wb") as handle:
-            pickle.dump(booster, handle)
-        logging.info("model written")
-"""
-
-EXAMPLE_EVALUATE = """
-    import json
-    import pathlib
-    import pickle
-    import tarfile
-
-    import numpy as np
-    import pandas as pd
-    import xgboost
-
-    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as archive:
-        archive.extractall(path=".")
-    booster = pickle.load(open("xgboost-model", "rb"))
-    frame = pd.read_csv("/opt/ml/processing/test/test.csv", header=None)
-    truth = frame.iloc[:, 0].to_numpy()
-    errors = truth - booster.predict(xgboost.DMatrix(frame.iloc[:, 1:].values))
-    pathlib.Path("/opt/ml/processing/evaluation").mkdir(parents=True, exist_ok=True)
-    with open("/opt/ml/processing/evaluation/evaluation.json", "w") as handle:
-        json.dump({"regression_metrics": {"mse": {"value": float(np.mean(errors ** 2)),
-                                                  "standard_deviation": float(np.std(errors))}}}, handle)
-"""
-
-EXAMPLE_INFERENCE = """
-    import io
-    import os
-    import pickle
-
-    import numpy as np
-    import pandas as pd
-    import sagemaker_xgboost_container.encoder as xgb_encoders
-    import xgboost as xgb
-
-    def model_fn(model_dir):
-        with open(os.path.join(model_dir, "xgboost-model"), "rb") as handle:
-            return pickle.load(handle)
-
-    def transform_fn(model, request_body, request_content_type, accept):
-        if request_content_type == "text/libsvm":
-            data = xgb_encoders.libsvm_to_dmatrix(request_body)
-        elif request_content_type == "text/csv":
-            frame = pd.read_csv(io.StringIO(request_body.strip("\\n")), header=None)
-            frame.drop(0, axis=1, inplace=True)  # test.csv still has the label column
-            data = xgb.DMatrix(data=frame)
-        else:
-            raise ValueError("Content type {} is not supported.".format(request_content_type))
-        prediction = model.predict(data)
-        contributions = model.predict(data, pred_contribs=True, validate_features=False)
-        table = np.hstack((prediction[:, np.newaxis], contributions))
-        return "\\n".join(",".join(str(v) for v in row) for row in table)
-"""
-
-
-def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_end(sess, tmp_path, monkeypatch):
-    import sagemaker
-    import xgboost as xgb
-    from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput
-    from sagemaker.model import Model
-    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
-    from sagemaker.sklearn.processing import SKLearnProcessor
-    from sagemaker.transformer import Transformer
-    from sagemaker.workflow.condition_step import ConditionStep
-    from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
-    from sagemaker.workflow.fail_step import FailStep
-    from sagemaker.workflow.functions import Join, JsonGet
-    from sagemaker.workflow.model_step import ModelStep
-    from sagemaker.workflow.parameters import ParameterFloat, ParameterString
-    from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.properties import PropertyFile
-    from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
-
-    monkeypatch.chdir(tmp_path)
-    for name, text in (("preprocessing.py", EXAMPLE_PREPROCESS), ("abalone.py", EXAMPLE_TRAIN),
-                       ("evaluation.py", EXAMPLE_EVALUATE), ("inference.py", EXAMPLE_INFERENCE)):
-        write(tmp_path / "code", name, text)
-
-    local_pipeline_session = sess  # the one line that differs: LocalPipelineSession() in the SDK's example
-    region = local_pipeline_session.boto_region_name
-    default_bucket = local_pipeline_session.default_bucket()
-    prefix = "sagemaker-pipelines-local-mode-example"
-    role = lab_helpers.execution_role(local_pipeline_session)
-    instance_type = "ml.m5.xlarge"
-    input_data_uri = sagemaker.s3.S3Uploader.upload(  # the example downloads abalone.csv from AWS first
-        local_path=os.path.join(ROOT, "data", "abalone.csv"), desired_s3_uri=f"s3://{default_bucket}/{prefix}/data",
-        sagemaker_session=local_pipeline_session)
-    input_data = ParameterString(name="InputData", default_value=input_data_uri)
-    mse_threshold = ParameterFloat(name="MseThreshold", default_value=7.0)
-
-    processor = SKLearnProcessor(framework_version="1.0-1", instance_type=instance_type, instance_count=1,
-                                 base_job_name="sklearn-abalone-process", role=role,
-                                 sagemaker_session=local_pipeline_session)
-    step_process = ProcessingStep(name="AbaloneProcess", step_args=processor.run(
-        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
-        outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
-                 for n in ("train", "validation", "test")],
-        code="code/preprocessing.py"))
-    outputs = step_process.properties.ProcessingOutputConfig.Outputs
-
-    image_uri = sagemaker.image_uris.retrieve(framework="xgboost", region=region, version="1.5-1",
-                                              instance_type=instance_type)
-    xgb_train = Estimator(image_uri=image_uri, entry_point="code/abalone.py", instance_type=instance_type,
-                          instance_count=1, output_path=f"s3://{default_bucket}/{prefix}/model", role=role,
-                          sagemaker_session=local_pipeline_session)
-    xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=30, max_depth=5, eta=0.2,
-                                  min_child_weight=6, subsample=0.7)
-    step_train = TrainingStep(name="AbaloneTrain", step_args=xgb_train.fit(inputs={
-        "train": TrainingInput(s3_data=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
-        "validation": TrainingInput(s3_data=outputs["validation"].S3Output.S3Uri, content_type="text/csv")}))
-
-    evaluator = ScriptProcessor(image_uri=image_uri, command=["python3"], instance_type=instance_type,
-                                instance_count=1, base_job_name="script-abalone-eval", role=role,
-                                sagemaker_session=local_pipeline_session)
-    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    step_eval = ProcessingStep(name="AbaloneEval", property_files=[evaluation_report], step_args=evaluator.run(
-        inputs=[ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                                destination="/opt/ml/processing/model"),
-                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
-        outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
-        code="code/evaluation.py"))
-
-    model = Model(image_uri=image_uri, model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                  source_dir="code", entry_point="inference.py", role=role, sagemaker_session=local_pipeline_session)
-    step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type=instance_type))
-    transformer = Transformer(model_name=step_create_model.properties.ModelName, instance_type=instance_type,
-                              instance_count=1, output_path=f"s3://{default_bucket}/{prefix}/transform",
-                              sagemaker_session=local_pipeline_session)
-    transform_data = Join(on="/", values=[outputs["test"].S3Output.S3Uri, "test.csv"])
-    step_transform = TransformStep(name="AbaloneTransform",
-                                   step_args=transformer.transform(transform_data, content_type="text/csv"))
-    step_fail = FailStep(name="AbaloneMSEFail",
-                         error_message=Join(on=" ", values=["Execution failed due to MSE >", mse_threshold]))
-    step_cond = ConditionStep(name="AbaloneMSECond", conditions=[ConditionLessThanOrEqualTo(
-        left=JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value"),
-        right=mse_threshold)], if_steps=[step_create_model, step_transform], else_steps=[step_fail])
-    pipeline = Pipeline(name=unique("LocalModelPipeline"), parameters=[input_data, mse_threshold],
-                        steps=[step_process, step_train, step_eval, step_cond], sagemaker_session=local_pipeline_session)
-    pipeline.upsert(role_arn=role)
-    execution = pipeline.start()
-    execution.wait()
-
-    status = execution.describe()
-    steps = {s["StepName"]: s for s in execution.list_steps()}
-    assert status["PipelineExecutionStatus"] == "Succeeded", (status.get("FailureReason"), {
-        n: s.get("FailureReason") for n, s in steps.items()})
-    assert {n: s["StepStatus"] for n, s in steps.items()} == {n: "Succeeded" for n in (
-        "AbaloneProcess", "AbaloneTrain", "AbaloneEval", "AbaloneMSECond", "AbaloneCreateModel-RepackModel-0",
-        "AbaloneCreateModel-CreateModel", "AbaloneTransform")}
-    sm = local_pipeline_session.sagemaker_client
-
-    def job_of(step, kind):  # SageMaker's Describe calls take the name, not the ARN the step metadata holds
-        return steps[step]["Metadata"][kind]["Arn"].rsplit("/", 1)[-1]
-
-    trained = sm.describe_training_job(TrainingJobName=job_of("AbaloneTrain", "TrainingJob"))
-    assert json.loads(trained["HyperParameters"]["sagemaker_program"]) == "abalone.py"
-    repack = sm.describe_training_job(TrainingJobName=job_of("AbaloneCreateModel-RepackModel-0", "TrainingJob"))
-    assert "sagemaker-scikit-learn" in repack["AlgorithmSpecification"]["TrainingImage"]
-    repacked = members(get(sess, repack["ModelArtifacts"]["S3ModelArtifacts"]))
-    assert {"xgboost-model", "code/inference.py", "code/abalone.py"} <= set(repacked)
-    created = sm.describe_model(ModelName=job_of("AbaloneCreateModel-CreateModel", "Model"))
-    assert created["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    assert created["PrimaryContainer"]["ModelDataUrl"] == repack["ModelArtifacts"]["S3ModelArtifacts"]
-
-    booster = pickle.loads(members(get(sess, trained["ModelArtifacts"]["S3ModelArtifacts"]))["xgboost-model"])
-    processed = sm.describe_processing_job(ProcessingJobName=job_of("AbaloneProcess", "ProcessingJob"))
-    test_uri = next(o["S3Output"]["S3Uri"] for o in processed["ProcessingOutputConfig"]["Outputs"]
-                    if o["OutputName"] == "test")
-    test = np.loadtxt(io.StringIO(get(sess, test_uri + "/test.csv").decode()), delimiter=",")
-    expected = booster.predict(xgb.DMatrix(test[:, 1:]))
-    lines = get(sess, f"s3://{default_bucket}/{prefix}/transform/test.csv.out").decode().splitlines()
-    assert len(lines) == len(test)
-    assert np.allclose([float(line.split(",")[0]) for line in lines], expected, rtol=1e-5)

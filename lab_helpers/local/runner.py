@@ -24,7 +24,7 @@ def main(argv=None):
     from .jobs import forkclient
 
     if forkclient.enabled():
-        if "numpy" in sys.modules:  # forked from a warm server: fork this process as the jobs' server,
+        if "lab_helpers.local.jobs.jobmain" in sys.modules:  # forked from a warm server: fork it as the jobs' server,
             forkclient.shared().start_forked()  # before any thread starts or any file is opened
         else:
             forkclient.shared().start()

@@ -35,7 +35,7 @@ SUPPORTED = {
         "versions": ("1.0-1", "1.2-1", "1.2-2", "1.3-1", "1.5-1", "1.7-1"),
         "training": "the built-in XGBoost algorithm (train/validation channels, text/csv or text/libsvm), or your "
                     "entry_point script (script mode)",
-        "processing": "Python scripts run with the host interpreter (ScriptProcessor, command=['python3'])",
+        "processing": "Python scripts on the image's libraries (ScriptProcessor, command=['python3'])",
         "inference": "XGBoost serving for batch transform (text/csv in, one prediction per line out), or your "
                      "inference script's model_fn/input_fn/predict_fn/output_fn (script mode)",
         "algorithm": True,
@@ -43,7 +43,7 @@ SUPPORTED = {
     "sagemaker-scikit-learn": {
         "versions": ("0.23-1", "1.0-1", "1.2-1"),
         "training": "your entry_point script (script mode: SKLearn estimator)",
-        "processing": "Python scripts run with the host interpreter (SKLearnProcessor)",
+        "processing": "Python scripts on the image's libraries (SKLearnProcessor)",
         "inference": "your inference script's model_fn/input_fn/predict_fn/output_fn for batch transform "
                      "(script mode: SKLearnModel, Model(entry_point=...))",
         "algorithm": False,
@@ -99,6 +99,16 @@ def resolve(image_uri, purpose):
     return repo, version
 
 
+def repo_version(image_uri):
+    """(repository, version) of a supported image URI whatever the purpose, else None."""
+    for purpose in ("processing", "training", "inference"):
+        try:
+            return resolve(image_uri, purpose)
+        except UnsupportedImage:
+            continue
+    return None
+
+
 def check(image_uri, purpose):
     """AWS's ValidationException unless local mode can run ``image_uri`` for ``purpose``."""
     try:
@@ -123,3 +133,72 @@ def run_mode(repo, purpose, program):
             "an inference script (SKLearnModel(entry_point='inference.py', ...), which sets SAGEMAKER_PROGRAM)")
     raise UnsupportedImage(f"The {repo} image has no built-in algorithm: its {purpose} runs your script, so give "
                            f"it {what}.")
+
+
+#: step types whose job runs an AWS-owned image the kit has no stand-in for
+_IMAGE_STEP_TYPES = {"ClarifyCheck": "the SageMaker Clarify image", "QualityCheck": "the Model Monitor image"}
+
+
+def _value(value, parameters):
+    """A definition's string, or a pipeline parameter's value (``{"Get": "Parameters.X"}``); None if unknown."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Get"), str) and value["Get"].startswith("Parameters."):
+        found = parameters.get(value["Get"][len("Parameters."):])
+        return found if isinstance(found, str) else None
+    return None
+
+
+def _step_images(step):
+    """(image value, purpose) pairs a step's job or model would run."""
+    args = step.get("Arguments") or {}
+    kind = step.get("Type")
+    if kind == "Processing":
+        return [((args.get("AppSpecification") or {}).get("ImageUri"), "processing")]
+    if kind == "Training":
+        return [((args.get("AlgorithmSpecification") or {}).get("TrainingImage"), "training")]
+    if kind == "Model":
+        containers = [args.get("PrimaryContainer")] + list(args.get("Containers") or [])
+        return [(c.get("Image"), "inference") for c in containers if isinstance(c, dict)]
+    if kind == "RegisterModel":
+        spec = args.get("InferenceSpecification") or {}
+        return [(c.get("Image"), "inference") for c in spec.get("Containers") or [] if isinstance(c, dict)]
+    return []
+
+
+def _all_steps(steps):
+    for step in steps or []:
+        if not isinstance(step, dict):
+            continue
+        yield step
+        args = step.get("Arguments") or {}
+        if step.get("Type") == "Condition":
+            yield from _all_steps(args.get("IfSteps"))
+            yield from _all_steps(args.get("ElseSteps"))
+
+
+def offline_warnings(definition, values=None):
+    """One line per step of a pipeline definition whose image local mode cannot run (the step will fail).
+
+    ``definition`` is the parsed PipelineDefinition; ``values`` the execution's parameter values
+    ({name: value}), over the parameters' defaults.  Image URIs given by other expressions are not judged.
+    """
+    parameters = {p.get("Name"): p.get("DefaultValue") for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+    parameters.update(values or {})
+    lines = []
+    for step in _all_steps(definition.get("Steps")):
+        name, kind = step.get("Name"), step.get("Type")
+        if kind in _IMAGE_STEP_TYPES:
+            lines.append(f"Warning: step '{name}' ({kind}) needs {_IMAGE_STEP_TYPES[kind]}, which the kit's local mode "
+                         "cannot run offline: the step will fail. Run this pipeline in remote mode.")
+            continue
+        for raw, purpose in _step_images(step):
+            image = _value(raw, parameters)
+            if image is None:
+                continue
+            try:
+                resolve(image, purpose)
+            except UnsupportedImage:
+                lines.append(f"Warning: step '{name}' ({kind}) uses image '{image}', which the kit's local mode cannot "
+                             f"run for {purpose}: the step will fail. Local mode runs: {describe_supported()}.")
+    return lines

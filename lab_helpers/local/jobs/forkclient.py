@@ -37,8 +37,11 @@ class ForkServer:
             package_root = str(Path(__file__).resolve().parents[3])
             env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
             self._ready.clear()
+            from . import imageenvs
+
+            light = ["--light"] if imageenvs.lesson_ready() else []  # their jobs fork from the images' own servers
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver", *self.preload],
+                [sys.executable, "-m", "lab_helpers.local.jobs.forkserver", *light, *self.preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=env, cwd=package_root, start_new_session=True,
             )
@@ -166,8 +169,161 @@ class _ForkedServer:
         return self._code
 
 
+class SocketForkServer(ForkServer):
+    """A client of the machine-wide warm server of another Python environment (an image's, see :mod:`.imageenvs`).
+
+    The server (``forkserver --listen``) runs that environment's interpreter; every process on the
+    machine that has jobs for it connects to the same one (starting it if none runs), so the notebook,
+    each execution's runner and each test session find it warm.  Its socket's name depends on the
+    interpreter and on the kit's code, so a changed kit gets a fresh server.
+    """
+
+    def __init__(self, python, extra_env=None):
+        super().__init__()
+        self.python = python
+        self.extra_env = dict(extra_env or {})
+        self.path = _socket_path(python)
+
+    def start(self):
+        """Connect in the background (starting the server if none answers); returns at once."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            self._proc = _Pending()
+            self._ready.clear()
+            self._failed = False
+        threading.Thread(target=self._connect, daemon=True).start()
+
+    def _connect(self):
+        import fcntl
+        import time
+
+        handle = None
+        try:
+            sock = _try_connect(self.path)
+            if sock is None:
+                with open(self.path + ".lock", "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # one process starts the server; the others wait for it
+                    sock = _try_connect(self.path)
+                    if sock is None:
+                        proc = self._spawn()
+                        deadline = time.monotonic() + 120
+                        while not os.path.exists(self.path) and proc.poll() is None and time.monotonic() < deadline:
+                            time.sleep(0.02)  # the socket appears once the server has loaded the libraries
+                        sock = _try_connect(self.path)
+            if sock is not None:
+                handle = _SocketHandle(sock)
+        except OSError:
+            handle = None
+        with self._lock:
+            self._proc = handle or _Ended()
+        if handle is None:
+            with self._cond:
+                self._failed = True
+                self._ready.set()
+                self._cond.notify_all()
+            return
+        try:
+            self._read(handle)
+        finally:  # the server ended: the next launch connects again (or starts a new one)
+            handle.close()
+
+    def _spawn(self):
+        package_root = str(Path(__file__).resolve().parents[3])
+        env = dict(os.environ, **self.extra_env)
+        # OpenMP threads (xgboost) sleep rather than spin while they wait: on a busy machine spinning threads of a
+        # job fight its other threads and other processes for the cores (training took seconds, not 0.2 s)
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        proc = subprocess.Popen(
+            [self.python, "-m", "lab_helpers.local.jobs.forkserver", "--listen", self.path, "--idle", "600"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=package_root, start_new_session=True,
+        )
+        threading.Thread(target=proc.wait, daemon=True).start()  # no zombie once it ends
+        return proc
+
+
+def _socket_path(python):
+    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter, state of the kit's code, PYTHONPATH and mount namespace."""
+    import hashlib
+
+    package = Path(__file__).resolve().parents[2]
+    root = str(package.parent)
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.abspath(p) != root]
+    stamp = [str(python), str(package), *extra]  # PYTHONPATH: what the server would load at its start
+    for name in ("mnt", "user"):  # the server's jobs see the files its clients see: one server per namespace
+        try:
+            stamp.append(os.readlink(f"/proc/self/ns/{name}"))
+        except OSError:
+            pass
+    for path in sorted(package.rglob("*.py")):
+        stat = path.stat()
+        stamp.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-forks-{os.getuid()}"
+    if len(str(folder)) > 70:  # a Unix socket's path has at most 107 bytes
+        folder = Path("/tmp") / f"lab-forks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return str(folder / (hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:20] + ".sock"))
+
+
+def _try_connect(path):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+
+class _SocketHandle:
+    """A connection to a socket server: what ForkServer uses of a ``Popen``."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.stdin = sock.makefile("wb")
+        self.stdout = sock.makefile("rb")
+        self.pid = None
+
+    def poll(self):
+        """None while connected."""
+        return None if self.sock.fileno() != -1 else 0
+
+    def close(self):
+        """Close the connection."""
+        for item in (self.stdin, self.stdout, self.sock):
+            try:
+                item.close()
+            except OSError:
+                pass
+
+
+class _Pending:
+    """Connecting: counts as running."""
+
+    stdin = None
+
+    def poll(self):
+        """None: not ended."""
+        return None
+
+
+class _Ended:
+    """A connection that could not be made: counts as ended (the next start tries again)."""
+
+    stdin = None
+
+    def poll(self):
+        """The connection's end."""
+        return 1
+
+
 _SHARED = None
 _SHARED_LOCK = threading.Lock()
+_BY_PYTHON = {}
 
 
 def shared():
@@ -177,3 +333,11 @@ def shared():
         if _SHARED is None:
             _SHARED = ForkServer()
         return _SHARED
+
+
+def for_python(python, extra_env=None):
+    """The process's client of the warm server of interpreter ``python`` (an image's environment)."""
+    with _SHARED_LOCK:
+        if python not in _BY_PYTHON:
+            _BY_PYTHON[python] = SocketForkServer(python, extra_env)
+        return _BY_PYTHON[python]

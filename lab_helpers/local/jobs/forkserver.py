@@ -15,6 +15,11 @@ The server is single-threaded (forking a threaded process is unsafe), reaps its 
 itself, and exits when its stdin closes - i.e. when the process that started it ends.
 Set ``LAB_FORK_SERVER=0`` to start every job cold instead.
 
+An image's own Python environment (:mod:`.imageenvs`) gets a server of its own, run by that
+environment's interpreter and shared by every process on the machine: ``--listen <socket>`` makes
+the server answer the same protocol on each connection to a Unix socket (each connection hears only
+of its own children), and end once no one has used it for ``--idle`` seconds.
+
 A request may name another ``entry`` module whose ``main(argv)`` the child runs instead of the
 job entry point: the pipeline engine forks its execution runners this way (warm, in milliseconds),
 and a runner, itself warm, forks a server of its own for its jobs (``ForkServer.start_forked``).
@@ -41,10 +46,20 @@ PRELOAD = (
 )
 
 
-def _child(request):
+#: what the kit's own server loads when the lesson's images have environments of their own (their jobs run
+#: there): the kit's modules only, so the execution runners it forks start without the job libraries
+LIGHT_PRELOAD = tuple(name for name in PRELOAD if name.startswith("lab_helpers."))
+
+
+def _child(request, close_fds=()):
     """In the forked child: become the job process, then exit with its status."""
     code = 1
     try:
+        for fd in close_fds:  # the server's sockets are not the job's
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         os.setpgrp()  # its own process group, so a stop can signal the job and anything it starts
         fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
@@ -136,5 +151,84 @@ def serve(preload=PRELOAD):
             pass
 
 
+def _socket_send(conn, message):
+    try:
+        conn.sendall((json.dumps(message) + "\n").encode())
+        return True
+    except OSError:
+        return False
+
+
+def listen(path, idle=300.0, preload=PRELOAD):
+    """Serve the protocol on each connection to the Unix socket ``path``; end after ``idle`` s unused."""
+    import socket
+    import time
+
+    _import(preload)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    scratch = f"{path}.{os.getpid()}"
+    server.bind(scratch)
+    server.listen(16)
+    os.replace(scratch, path)  # clients see the socket only once the libraries are loaded
+    own = os.stat(path).st_ino
+    conns = {}  # fd -> [socket, buffered bytes]
+    owner = {}  # child pid -> the connection that asked for it
+    last_used = time.monotonic()
+    while True:
+        readable, _, _ = select.select([server] + [c[0] for c in conns.values()], [], [], 0.02)
+        for sock in readable:
+            if sock is server:
+                conn, _ = server.accept()
+                conns[conn.fileno()] = [conn, b""]
+                _socket_send(conn, {"ready": True, "pid": os.getpid()})
+                continue
+            entry = conns[sock.fileno()]
+            chunk = sock.recv(65536)
+            if not chunk:
+                del conns[sock.fileno()]
+                sock.close()
+                continue
+            entry[1] += chunk
+            while b"\n" in entry[1]:
+                line, entry[1] = entry[1].split(b"\n", 1)
+                if not line.strip():
+                    continue
+                request = json.loads(line)
+                if "preload" in request:  # more modules every coming job needs
+                    _import(request["preload"])
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    _child(request, [server.fileno()] + list(conns))
+                owner[pid] = sock
+                _socket_send(sock, {"id": request["id"], "pid": pid})
+        for pid in list(owner):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                asker = owner.pop(pid)
+                if asker.fileno() != -1:  # still connected
+                    _socket_send(asker, {"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+        if conns or owner:
+            last_used = time.monotonic()
+            continue
+        try:
+            replaced = os.stat(path).st_ino != own
+        except OSError:
+            replaced = True
+        if replaced or time.monotonic() - last_used > idle:
+            break
+    server.close()
+    try:
+        if os.stat(path).st_ino == own:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
-    serve(PRELOAD + tuple(sys.argv[1:]))
+    if sys.argv[1:2] == ["--listen"]:
+        listen(sys.argv[2], float(sys.argv[4]) if sys.argv[3:4] == ["--idle"] else 300.0)
+    elif sys.argv[1:2] == ["--light"]:
+        serve(LIGHT_PRELOAD + tuple(sys.argv[2:]))
+    else:
+        serve(PRELOAD + tuple(sys.argv[1:]))

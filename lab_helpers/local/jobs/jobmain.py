@@ -228,6 +228,7 @@ def main(argv=None):
     from . import overlay
     from .jobsite import sitecustomize as aws_calls
 
+    aws_calls.add_kit_site()  # on an image's environment: what the image does not list comes from the kit
     aws_calls.install()
     os.environ.update(spec.get("env", {}))
     mapping, confined = _confine(spec)

@@ -42,7 +42,8 @@ import time
 from ...shapes import JOB_KINDS
 from ..errors import ApiError, validation
 from ..store import disk_problem
-from . import aws_bridge, sandbox
+from .. import images
+from . import aws_bridge, imageenvs, sandbox
 from .containers import CONTAINERS
 from .launch import JobStopped, Launcher, failure_reason
 from .staging import JobFailed, Staging
@@ -157,6 +158,7 @@ class Runtime:
                 raise JobFailed(injected)
             spec = container.prepare(name, request, job_dir)
             self._contain(spec, job_dir, confined)
+            self._python(spec, image)
             code, lines = self.launcher.run(job_dir, spec, kind.log_group, stream, should_stop)
             if code != 0:
                 raise JobFailed(failure_reason(job_dir, code, lines))
@@ -187,6 +189,22 @@ class Runtime:
         spec["env"] = {**aws_bridge.environment(self.account.region, socket, problem), **spec.get("env", {})}
         if confined:
             spec["sandbox"] = sandbox.plan(job_dir, self.home, socket)
+        else:  # no copy-on-write environment: the job's pip installs into its own folder
+            spec["pip_target"] = str(job_dir / "pip-packages")
+
+    def _python(self, spec, image):
+        """The image's own Python environment (built on first use), or the kit's with a note saying why."""
+        found = images.repo_version(image)
+        if found is None:
+            return
+        started = time.time()
+        env = imageenvs.for_image(*found)
+        spec["notes"] = list(env.notes)
+        if env.python:
+            spec["python"] = env.python
+            if time.time() - started > 1:
+                spec["notes"].insert(0, f"[image] built the Python environment of {found[0]}:{found[1]} in "
+                                        f"{time.time() - started:.0f} s (once per machine)")
 
     def _prepare_dir(self, name):
         job_dir = self.jobs_dir / name

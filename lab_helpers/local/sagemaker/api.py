@@ -26,6 +26,7 @@ import time
 
 from ...shapes import JOB_KINDS, TERMINAL_EXECUTION
 from ..errors import ApiError, not_found, not_implemented, validation
+from .. import images
 from ..ids import resource_name
 from .paging import filter_created, paginate, sort_items
 from .engine import request_fingerprint
@@ -77,6 +78,15 @@ class SageMakerApi:
         check_definition(parsed)
         return text
 
+    def _warn_images(self, definition, values=None):
+        """Name, in the notebook, each step whose image local mode cannot run (it would fail when it runs)."""
+        try:
+            parsed = json.loads(definition) if isinstance(definition, str) else definition
+        except ValueError:
+            return
+        for line in images.offline_warnings(parsed or {}, values):
+            self.runtime.echo(line)
+
     def _pipeline(self, name_or_arn):
         name = resource_name(name_or_arn)
         doc = self.store.get("pipeline", name.lower())
@@ -88,6 +98,7 @@ class SageMakerApi:
         self.runtime.warm_up()
         name = p["PipelineName"]
         definition = self._definition_from(p)
+        self._warn_images(definition)
         arn = self.account.arn(f"pipeline/{name.lower()}")
         with self.store.transaction():
             if self.store.get("pipeline", name.lower()):
@@ -120,6 +131,8 @@ class SageMakerApi:
             "PipelineDefinition" in p or "PipelineDefinitionS3Location" in p
         ) else None
         self._pipeline(name)
+        if definition is not None:
+            self._warn_images(definition)
 
         def change(doc):
             if definition is not None:
@@ -194,6 +207,8 @@ class SageMakerApi:
                                      f"{doc['PipelineExecutionArn']} with different parameters; a retry must repeat "
                                      "the request unchanged, and a new execution needs a new token.")
                 return {"PipelineExecutionArn": doc["PipelineExecutionArn"]}
+        self._warn_images(pipeline["PipelineDefinition"], {
+            item.get("Name"): item.get("Value") for item in p.get("PipelineParameters") or []})
         arn = self.engine.start(pipeline, p)
         return {"PipelineExecutionArn": arn}
 

@@ -16,11 +16,12 @@ hyperparameters", "Common data formats for training / inference") and as the ope
 ``serve``            model loading, content negotiation, predictions, batch transform
 ===================  ===================================================================
 
-Each module says where it differs from the container, and why.  Across all of them: it
-is one process using the host's xgboost (1.7.x) for every image version, so numbers may
-differ slightly from the 1.0/1.2/1.3/1.5 images (which ship those xgboost versions).  The
-version only changes the hyperparameter table, the metric lists and the early-stopping
-style.  Importing this package imports neither xgboost nor scipy; training and serving
+Each module says where it differs from the container, and why.  Across all of them: the
+job runs on its image's own environment (:mod:`lab_helpers.local.jobs.imageenvs`), so the
+1.0-1 image trains with xgboost 1.0 and the 1.7-1 image with 1.7 (or, on the kit's own
+libraries, xgboost 1.7.x for every version, where that environment could not be built);
+the code here therefore runs on xgboost 1.0 to 1.7.  The version also changes the
+hyperparameter table, the metric lists and the early-stopping style.  Importing this package imports neither xgboost nor scipy; training and serving
 import them when they run (the fork server preloads xgboost on its own).
 """
 

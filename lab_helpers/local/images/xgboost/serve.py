@@ -153,7 +153,7 @@ def _parse_accept(accept, allowed):
 def _records_to_dmatrix(booster, records, kind, where):
     import xgboost as xgb
 
-    n_features = booster.num_features()
+    n_features = _num_features(booster)
     if kind == CSV:
         matrix = parse_csv_records(records, where, "inference")
         if matrix.shape[1] > n_features:
@@ -175,6 +175,16 @@ def _records_to_dmatrix(booster, records, kind, where):
     return xgb.DMatrix(sparse_features(sparse, n_features))
 
 
+def _num_features(booster):
+    """The model's feature count (``Booster.num_features`` from xgboost 1.4; its config or names before)."""
+    if hasattr(booster, "num_features"):
+        return booster.num_features()
+    try:
+        return int(json.loads(booster.save_config())["learner"]["learner_model_param"]["num_feature"])
+    except (ValueError, KeyError, TypeError):
+        return len(booster.feature_names or [])
+
+
 def _predict_array(booster, dmatrix):
     """booster.predict, limited to the best round when the model kept extra rounds (1.0-1..1.2-2)."""
     kwargs = {}
@@ -184,7 +194,9 @@ def _predict_array(booster, dmatrix):
             booster_name = json.loads(booster.save_config())["learner"]["gradient_booster"]["name"]
         except (ValueError, KeyError):
             booster_name = "gbtree"
-        if booster_name != "gblinear" and booster.num_boosted_rounds() > int(best) + 1:
+        if booster_name != "gblinear" and not hasattr(booster, "num_boosted_rounds"):  # xgboost before 1.4
+            kwargs["ntree_limit"] = int(best) + 1
+        elif booster_name != "gblinear" and booster.num_boosted_rounds() > int(best) + 1:
             kwargs["iteration_range"] = (0, int(best) + 1)
     try:
         return booster.predict(dmatrix, validate_features=False, **kwargs)

@@ -256,6 +256,8 @@ def _early_stopping(params, version, watchlist, tuning_metrics):
     early_stopping_rounds = params.get("early_stopping_rounds")
     if not early_stopping_rounds:
         return None
+    if _legacy_callbacks():  # xgboost before 1.3 (the 1.0-1 .. 1.2-2 images): xgboost.train's own argument
+        return int(early_stopping_rounds)
     if not at_least(version, "1.3-1"):
         return xgb.callback.EarlyStopping(
             rounds=early_stopping_rounds, data_name=watchlist[-1][1], save_best=False,
@@ -278,13 +280,16 @@ def _fit(xgb_params, dtrain, num_round, watchlist, feval, early_stop):
     """``xgboost.train`` with the container's log lines; its errors become AlgorithmError."""
     import xgboost as xgb
 
-    callbacks = [_container_log_monitor(early_stop)]
+    if _legacy_callbacks():
+        callbacks, extra = [_legacy_log_line], ({"early_stopping_rounds": early_stop} if early_stop else {})
+    else:
+        callbacks, extra = [_container_log_monitor(early_stop)], {}
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*feval.*")
             return xgb.train(
                 xgb_params, dtrain, num_boost_round=num_round, evals=watchlist, feval=feval,
-                callbacks=callbacks, verbose_eval=False,
+                callbacks=callbacks, verbose_eval=False, **extra
             )
     except Exception as exc:  # noqa: BLE001 - xgboost raises XGBoostError / ValueError
         text = str(exc)
@@ -329,3 +334,19 @@ def _container_log_monitor(early_stopping=None):
             return False
 
     return ContainerLogMonitor()
+
+
+def _legacy_callbacks():
+    """True with xgboost before 1.3 (the 1.0-1 .. 1.2-2 images' own), whose callbacks are plain functions."""
+    import xgboost as xgb
+
+    return not hasattr(xgb.callback, "TrainingCallback")
+
+
+def _legacy_log_line(env):
+    """The ``[i]#011train-rmse:...`` line, as a callback of xgboost before 1.3 (``env`` is its CallbackEnv)."""
+    if env.evaluation_result_list:
+        line = "[{}]".format(env.iteration)
+        for item in env.evaluation_result_list:
+            line += "#011{}:{:.5f}".format(item[0], item[1])
+        print(line, flush=True)

@@ -11,6 +11,9 @@ starts (``python3 other.py``, ``pip``, a ``multiprocessing`` spawn).  It then:
   process, which answers it with the same local services the notebook uses, and hands botocore
   that reply to parse: a job gets the notebook's answers, and its requests never reach a socket
   of the network;
+* in a job that runs on its image's own environment, appends the kit's site-packages
+  (``$LAB_KIT_SITE``) to ``sys.path``: the image's libraries win, and what the image does not
+  list (boto3, ...) comes from the kit (:func:`add_kit_site`);
 * runs the ``sitecustomize`` that this one hides, if there is one further down ``sys.path``.
 
 The runtime's side is :mod:`lab_helpers.local.jobs.aws_bridge`.  Imported as a module of the
@@ -160,6 +163,13 @@ class _BotocoreHook:
         return spec
 
 
+def add_kit_site():
+    """Put the kit's site-packages (``$LAB_KIT_SITE``) last on ``sys.path`` (idempotent)."""
+    for path in os.environ.get("LAB_KIT_SITE", "").split(os.pathsep):
+        if path and path not in sys.path:
+            sys.path.append(path)
+
+
 def install():
     """Answer this process's botocore requests through the bridge (idempotent)."""
     module = sys.modules.get("botocore.handlers")
@@ -185,5 +195,6 @@ def _chain():
 
 
 if __name__ == "sitecustomize":
+    add_kit_site()
     install()
     _chain()
