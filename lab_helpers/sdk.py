@@ -43,6 +43,37 @@ V3_DEFINITION_DIFFERENCES = (
      "ModelBuilder sets the serving container's region (create model)"),
 )
 
+#: Per SDK major version, the loggers whose routine lines drown a lesson in local mode, and the level each is
+#: raised to (LAB_SDK_LOGS=1 keeps them).  v3's are v2's, under v3's module names.
+ROUTINE_LOGGERS = {
+    2: {
+        "sagemaker.config": "WARNING",            # "Not applying SDK defaults from location ..."
+        "sagemaker.telemetry": "ERROR",           # says it "will collect telemetry" even when opted out
+        "sagemaker.image_uris": "WARNING",        # "Ignoring unnecessary instance type"
+        "sagemaker.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
+        "sagemaker.workflow._utils": "ERROR",     # "Popping out 'CertifyForMarketplace' ..." (register)
+        "sagemaker.estimator": "ERROR",           # "No finished training job found ..." while building steps
+    },
+    3: {
+        "sagemaker.config": "WARNING",
+        "sagemaker.core.telemetry.telemetry_logging": "ERROR",  # "will collect telemetry", once per SDK call
+        "sagemaker.core.image_uris": "WARNING",   # "Ignoring unnecessary instance type", "Defaulting to ... py3"
+        "sagemaker.core.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
+        "sagemaker.mlops.workflow.model_step": "ERROR",  # "Popping out 'ModelPackageName' ..." (register)
+        "sagemaker.mlops.workflow._utils": "ERROR",
+        # ModelTrainer's and ModelBuilder's logger, while building steps: "Training image URI", "StoppingCondition
+        # not provided", "Base name not provided", and "Model has been created" (no model is, at build time).
+        # ModelBuilder resets its level to DEBUG, so the kit's quieting also filters it (its warnings still show).
+        "sagemaker.core.utils.utils": "WARNING",
+    },
+}
+
+
+def routine_loggers():
+    """``{logger name: level}`` to quiet for the installed SDK (see :data:`ROUTINE_LOGGERS`)."""
+    return ROUTINE_LOGGERS[3 if is_v3() else 2]
+
+
 #: A ModelStep's step in the definition: v2 names it ``<ModelStep name>-RegisterModel`` / ``-CreateModel``
 #: (and references it so); v3 names it after the ModelStep itself.  The comparison renames v2's.
 V3_MODEL_STEP_SUFFIXES = ("-RegisterModel", "-CreateModel")

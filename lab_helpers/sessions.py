@@ -25,27 +25,31 @@ class LabSetupError(RuntimeError):
     """Something the chosen mode needs is missing; the message says how to fix it."""
 
 
-#: SDK loggers whose routine messages drown a lesson in local mode (LAB_SDK_LOGS=1 keeps them).
-_ROUTINE_LOGGERS = {
-    "sagemaker.config": "WARNING",            # "Not applying SDK defaults from location ..."
-    "sagemaker.telemetry": "ERROR",           # says it "will collect telemetry" even when opted out
-    "sagemaker.image_uris": "WARNING",        # "Ignoring unnecessary instance type"
-    "sagemaker.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
-    "sagemaker.workflow._utils": "ERROR",
-    "sagemaker.estimator": "ERROR",           # "No finished training job found ..." while building steps
-}
+class _AtLeast:
+    """A logger filter passing records of ``level`` and above: it holds even if the SDK resets the logger's level."""
+
+    def __init__(self, level):
+        self.level = level
+
+    def filter(self, record):
+        return record.levelno >= self.level
 
 
 def quiet_sdk():
-    """Silence the SDK's v2 deprecation banner and its routine log lines (local mode)."""
+    """Silence the SDK's v2 deprecation banner and its routine log lines (local mode; either SDK)."""
     import logging
     import warnings
+
+    from .sdk import routine_loggers
 
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     if os.environ.get("LAB_SDK_LOGS") == "1":
         return
-    for name, level in _ROUTINE_LOGGERS.items():
-        logging.getLogger(name).setLevel(level)
+    for name, level in routine_loggers().items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(f, _AtLeast) for f in logger.filters):
+            logger.addFilter(_AtLeast(logging.getLevelName(level)))
     warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
 
 
