@@ -361,9 +361,9 @@ def remote_checks():
 
     role_arn = None
     try:
-        from sagemaker.session import Session
+        from .sdk import sdk_class
 
-        sm_session = Session(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+        sm_session = sdk_class("Session")(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
     except Exception as exc:
         checks.append(Check("SageMaker session", FAIL, str(exc), SDK_FIX))
         return checks

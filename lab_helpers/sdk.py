@@ -5,6 +5,7 @@ decides which one runs, and the one list of the documented differences between t
 the two SDKs build for the same lesson code (:data:`V3_DEFINITION_DIFFERENCES`).
 """
 
+import importlib
 import re
 from functools import lru_cache
 
@@ -42,6 +43,53 @@ V3_DEFINITION_DIFFERENCES = (
     ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_REGION",
      "ModelBuilder sets the serving container's region (create model)"),
 )
+
+#: Where each SDK keeps the classes and functions the kit's helpers use by name: ``{name: (v2 module, v3 module)}``.
+#: v3's processing inputs/outputs are API shapes (``s3_input.s3_uri`` / ``.local_path``), not v2's helpers
+#: (``source`` / ``destination``); :func:`processing_paths` reads either.
+CLASSES = {
+    "PipelineVariable": ("sagemaker.workflow.entities", "sagemaker.core.helper.pipeline_variable"),
+    "Parameter": ("sagemaker.workflow.parameters", "sagemaker.core.workflow.parameters"),
+    "PropertyFile": ("sagemaker.workflow.properties", "sagemaker.core.workflow.properties"),
+    "Join": ("sagemaker.workflow.functions", "sagemaker.core.workflow.functions"),
+    "JsonGet": ("sagemaker.workflow.functions", "sagemaker.core.workflow.functions"),
+    "ConditionComparison": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ConditionNot": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ConditionOr": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ProcessingStep": ("sagemaker.workflow.steps", "sagemaker.mlops.workflow.steps"),
+    "TransformStep": ("sagemaker.workflow.steps", "sagemaker.mlops.workflow.steps"),
+    "FailStep": ("sagemaker.workflow.fail_step", "sagemaker.mlops.workflow.fail_step"),
+    "ConditionStep": ("sagemaker.workflow.condition_step", "sagemaker.mlops.workflow.condition_step"),
+    "ProcessingInput": ("sagemaker.processing", "sagemaker.core.shapes"),
+    "ProcessingOutput": ("sagemaker.processing", "sagemaker.core.shapes"),
+    "PipelineSession": ("sagemaker.workflow.pipeline_context", "sagemaker.core.workflow.pipeline_context"),
+    "Session": ("sagemaker.session", "sagemaker.core.helper.session_helper"),
+    "get_execution_role": ("sagemaker", "sagemaker.core.helper.session_helper"),
+}
+
+
+def sdk_class(name):
+    """The installed SDK's class (or function) ``name`` from :data:`CLASSES`, e.g. ``sdk_class("ProcessingStep")``."""
+    try:
+        v2_module, v3_module = CLASSES[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in lab_helpers.sdk.CLASSES: add where each SDK keeps it.") from None
+    return getattr(importlib.import_module(v3_module if is_v3() else v2_module), name)
+
+
+def processing_paths(item):
+    """``(S3 side, container side)`` of a processing input or output, from v2's helper class or v3's API shape.
+
+    An input gives ``(source URI, destination folder)``, an output ``(destination URI, source folder)``.
+    """
+    if hasattr(item, "s3_input") or hasattr(item, "s3_output"):  # v3: ProcessingInput / ProcessingOutput shapes
+        s3 = getattr(item, "s3_input", None) or getattr(item, "s3_output", None)
+        uri = getattr(s3, "s3_uri", None)
+        return uri, getattr(s3, "local_path", None)
+    if hasattr(item, "output_name") and not hasattr(item, "input_name"):
+        return item.destination, item.source
+    return item.source, item.destination
+
 
 #: Per SDK major version, the loggers whose routine lines drown a lesson in local mode, and the level each is
 #: raised to (LAB_SDK_LOGS=1 keeps them).  v3's are v2's, under v3's module names.

@@ -137,14 +137,9 @@ def remote_session():
             "No AWS credentials found. Run `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
             "or run in SageMaker Studio - or use local mode: `export LAB_MODE=local`."
         )
-    from . import sdk
+    from .sdk import sdk_class
 
-    if sdk.is_v3():
-        from sagemaker.core.workflow.pipeline_context import PipelineSession
-    else:
-        from sagemaker.workflow.pipeline_context import PipelineSession
-
-    sess = PipelineSession(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+    sess = sdk_class("PipelineSession")(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
     sess.lab_mode = "remote"
     sess.lab_role_arn = _remote_role(sess)
     return sess
@@ -157,10 +152,10 @@ def _remote_role(sess):
             raise LabSetupError(f"LAB_ROLE_ARN is {role!r}, which is not an IAM role ARN. {_ROLE_HELP}")
         return role
     if config.in_studio():
-        import sagemaker
+        from .sdk import sdk_class
 
         try:
-            return sagemaker.get_execution_role(sess)
+            return sdk_class("get_execution_role")(sess)
         except ValueError as exc:
             raise LabSetupError(f"{_ROLE_HELP} (SageMaker said: {exc})") from None
     raise LabSetupError(_ROLE_HELP)

@@ -1,5 +1,5 @@
 """The lesson's pipelines built with SageMaker Python SDK v3 and run offline on the kit's local cloud; the kit's
-helpers (monitor, clean-up, check, quiet logs) used after a v3 run as the lessons use them.
+helpers (monitor, clean-up, check, exercise checkpoints, quiet logs) used under v3 as the lessons use them.
 
 The v3 side runs in a child process with the pinned v3 environment's python (:mod:`sdk_envs`, built once into
 ``.kit-cache/``; about 8 minutes the first time on two cores without pip's cache).  If it cannot be built
@@ -202,6 +202,41 @@ def test_v3_local_runs_print_none_of_the_sdks_routine_lines(v3_lesson, v3_python
     # LAB_SDK_LOGS=1 keeps them: building the same pipeline then prints every one of v3's routine lines
     _, loud = _run_v3(v3_python, lab_home, "abalone", "build", LAB_SDK_LOGS="1")
     assert [line for line in V3_ROUTINE_LINES if line not in loud] == []
+
+
+#: In the v3 environment: the exercise checkpoints judge the steps the v3 builder made (as a learner's would be),
+#: and still catch a mistake (an output uploading the wrong folder).  Prints the ✓ lines, then the caught mistake.
+V3_CHECKPOINTS = """
+import lab_helpers
+from lab_helpers import checkpoints, pipelines
+sess = lab_helpers.session("local")
+process, train, ev, cond = pipelines.abalone_pipeline(sess).steps
+register, create, transform = cond.if_steps
+ns = {"step_process": process, "step_eval": ev, "evaluation_report": ev.property_files[0], "sess": sess,
+      "step_transform": transform, "step_fail": cond.else_steps[0], "step_cond": cond, "step_register": register,
+      "step_create_model": create}
+for check in (checkpoints.processing_step, checkpoints.property_file, checkpoints.transform_step,
+              checkpoints.fail_step, checkpoints.condition_step):
+    check(ns)
+process.step_args.func_kwargs["outputs"][0].s3_output.local_path = "/opt/ml/processing/elsewhere"
+try:
+    checkpoints.processing_step(ns)
+except checkpoints.CheckpointFailed as caught:
+    print("CAUGHT:", str(caught).splitlines()[0])
+"""
+
+
+def test_v3_exercise_checkpoints_judge_v3_steps(v3_python, lab_home):
+    env = child_env(lab_home, COLUMNS="1000")
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run([str(v3_python), "-c", textwrap.dedent(V3_CHECKPOINTS)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    passed = [line for line in proc.stdout.splitlines() if line.startswith("✓")]
+    assert len(passed) == 5, proc.stdout
+    caught = [line for line in proc.stdout.splitlines() if line.startswith("CAUGHT:")]
+    assert caught == ["CAUGHT: ✗ the output 'train' uploads the folder '/opt/ml/processing/elsewhere', but "
+                      "preprocess.py writes the train split to /opt/ml/processing/train."], proc.stdout
 
 
 def test_v3_check_passes_in_local_mode(v3_python, lab_home):
