@@ -93,7 +93,9 @@ def _arguments(step, var):
 
 def _expr(value):
     """A pipeline variable's JSON expression ({"Get": ...}), or None for a plain value."""
-    from sagemaker.workflow.entities import PipelineVariable
+    from .sdk import sdk_class
+
+    PipelineVariable = sdk_class("PipelineVariable")
 
     return value.expr if isinstance(value, PipelineVariable) else None
 
@@ -104,9 +106,9 @@ def _get_path(value):
 
 
 def _is_parameter(value, name):
-    from sagemaker.workflow.parameters import Parameter
+    from .sdk import sdk_class
 
-    return isinstance(value, Parameter) and value.name == name
+    return isinstance(value, sdk_class("Parameter")) and value.name == name
 
 
 def _describe(value):
@@ -171,7 +173,9 @@ def _processing_parts(step, var):
     """
     import inspect
 
-    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from .sdk import processing_paths, sdk_class
+
+    ProcessingInput, ProcessingOutput = sdk_class("ProcessingInput"), sdk_class("ProcessingOutput")
 
     step_args = getattr(step, "step_args", None)
     if step_args is not None and getattr(step_args, "func", None) is not None:
@@ -186,15 +190,16 @@ def _processing_parts(step, var):
         if items is not None and (not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items)):
             _fail(f"the {name} of `{var}` are {items!r}, not a list of {kind.__name__}s.",
                   f"pass {name}=[{kind.__name__}(...), ...].")
-    return (code, [(i.source, str(i.destination).rstrip("/")) for i in inputs or []],
-            {o.output_name: str(o.source).rstrip("/") for o in outputs or []})
+    return (code, [(processing_paths(i)[0], str(processing_paths(i)[1]).rstrip("/")) for i in inputs or []],
+            {o.output_name: str(processing_paths(o)[1]).rstrip("/") for o in outputs or []})
 
 
 @checkpoint("step_process")
 def processing_step(namespace=None):
     """06: ``step_process`` runs preprocess.py on the raw data and declares the outputs train, validation, test."""
-    from sagemaker.workflow.steps import ProcessingStep
+    from .sdk import sdk_class
 
+    ProcessingStep = sdk_class("ProcessingStep")
     step = _variable(namespace, "step_process", ProcessingStep, "ProcessingStep(name=..., step_args=...)")
     _name(step, NAMES["process"], "step_process")
     code, inputs, outputs = _processing_parts(step, "step_process")
@@ -232,8 +237,9 @@ def processing_step(namespace=None):
 @checkpoint("evaluation_report and step_eval")
 def property_file(namespace=None):
     """06: ``evaluation_report`` names evaluation.json in step_eval's output, and step_eval declares it."""
-    from sagemaker.workflow.properties import PropertyFile
-    from sagemaker.workflow.steps import ProcessingStep
+    from .sdk import sdk_class
+
+    PropertyFile, ProcessingStep = sdk_class("PropertyFile"), sdk_class("ProcessingStep")
 
     report = _variable(namespace, "evaluation_report", PropertyFile,
                        'PropertyFile(name="EvaluationReport", output_name=..., path=...)')
@@ -268,7 +274,9 @@ def property_file(namespace=None):
 @checkpoint("step_transform")
 def transform_step(namespace=None):
     """06: ``step_transform`` batch-scores the BatchData input with the model step_create_model created."""
-    from sagemaker.workflow.steps import TransformStep
+    from .sdk import sdk_class
+
+    TransformStep = sdk_class("TransformStep")
 
     step = _variable(namespace, "step_transform", TransformStep, "TransformStep(name=..., step_args=...)")
     _name(step, NAMES["transform"], "step_transform")
@@ -315,9 +323,9 @@ def _json_path(path):
 
 def _check_json_get(value, namespace, where):
     """A message unless ``value`` is a JsonGet reading the MSE from step_eval's property file."""
-    from sagemaker.workflow.functions import JsonGet
+    from .sdk import sdk_class
 
-    if not isinstance(value, JsonGet):
+    if not isinstance(value, sdk_class("JsonGet")):
         _fail(f"{where} is {_describe(value)}, not a JsonGet.",
               f'JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="{MSE_PATH}").')
     step_name = value.step.name if getattr(value, "step", None) is not None else value.step_name
@@ -341,8 +349,9 @@ def _check_json_get(value, namespace, where):
 @checkpoint("step_fail")
 def fail_step(namespace=None):
     """06: ``step_fail`` is a FailStep whose message is a Join of text, the MSE (JsonGet) and the threshold."""
-    from sagemaker.workflow.fail_step import FailStep
-    from sagemaker.workflow.functions import Join, JsonGet
+    from .sdk import sdk_class
+
+    FailStep, Join, JsonGet = sdk_class("FailStep"), sdk_class("Join"), sdk_class("JsonGet")
 
     step = _variable(namespace, "step_fail", FailStep, "FailStep(name=..., error_message=Join(...))")
     _name(step, NAMES["fail"], "step_fail")
@@ -373,8 +382,10 @@ _COMPARE = {"Equals": lambda a, b: a == b, "GreaterThan": lambda a, b: a > b,
 
 def _holds(condition, namespace, mse, threshold):
     """Whether ``condition`` holds when the report's MSE is ``mse`` and MseThreshold is ``threshold``."""
-    from sagemaker.workflow.conditions import ConditionComparison, ConditionNot, ConditionOr
-    from sagemaker.workflow.functions import JsonGet
+    from .sdk import sdk_class
+
+    ConditionComparison, ConditionNot, ConditionOr, JsonGet = (
+        sdk_class(name) for name in ("ConditionComparison", "ConditionNot", "ConditionOr", "JsonGet"))
 
     def operand(value):
         if isinstance(value, JsonGet):
@@ -407,7 +418,9 @@ def _names(steps):
 @checkpoint("step_cond")
 def condition_step(namespace=None):
     """06: ``step_cond`` sends an MSE at or below MseThreshold to register/create/transform, above it to step_fail."""
-    from sagemaker.workflow.condition_step import ConditionStep
+    from .sdk import sdk_class
+
+    ConditionStep = sdk_class("ConditionStep")
 
     step = _variable(namespace, "step_cond", ConditionStep, "ConditionStep(name=..., conditions=[...], ...)")
     _name(step, NAMES["cond"], "step_cond")

@@ -80,3 +80,28 @@ def _exists(s3, bucket, key):
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             return False
         raise
+
+
+def prepare_outline_data(session, overwrite=False):
+    """The outline's ``pipeline-dataset/train.csv`` and ``validate.csv``: the preprocessed abalone splits.
+
+    The outline assumes "a preprocessed dataset stored in Amazon S3"; the kit makes it with
+    the same preprocessing script the full pipeline runs (seeded, so it is the same data
+    every time) and uploads it once.  Returns ``{"train": uri, "validation": uri}``.
+    """
+    bucket = session.default_bucket()
+    s3 = session.boto_session.client("s3", region_name=session.boto_region_name)
+    keys = {"train": f"{LAB_PREFIX}/pipeline-dataset/train.csv",
+            "validation": f"{LAB_PREFIX}/pipeline-dataset/validate.csv"}
+    missing = [k for k, key in keys.items() if overwrite or not _exists(s3, bucket, key)]
+    if missing:
+        from .steps import preprocess  # scikit-learn: imported only when the splits must be made
+
+        frame = preprocess.load_abalone(str(abalone_csv()))
+        train, validation, _ = preprocess.preprocess(frame, random_state=42)
+        for split, table in (("train", train), ("validation", validation)):
+            if split in missing:
+                buffer = io.StringIO()
+                table.to_csv(buffer, header=False, index=False)
+                s3.put_object(Bucket=bucket, Key=keys[split], Body=buffer.getvalue().encode(), ContentType="text/csv")
+    return {k: f"s3://{bucket}/{key}" for k, key in keys.items()}

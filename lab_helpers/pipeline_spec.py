@@ -7,6 +7,8 @@ XGBOOST_VERSION = "1.7-1"
 SKLEARN_VERSION = "1.2-1"
 ABALONE_PIPELINE = "AbalonePipeline"
 ABALONE_GROUP = "AbaloneModelPackageGroup"
+OUTLINE_PIPELINE = "LessonOutlinePipeline"
+OUTLINE_GROUP = "PipelineModelPackageGroup"
 
 #: AWS's abalone example's hyperparameters (with the current objective name: reg:linear is deprecated)
 HYPERPARAMETERS = {
@@ -18,6 +20,9 @@ HYPERPARAMETERS = {
     "min_child_weight": 6,
     "subsample": 0.7,
 }
+
+#: The lesson outline's Step 4 hyperparameters
+OUTLINE_HYPERPARAMETERS = {"objective": "reg:squarederror", "num_round": 50, "max_depth": 5, "eta": 0.2, "subsample": 0.7}
 
 
 def step_script(name):

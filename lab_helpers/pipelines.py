@@ -12,8 +12,10 @@ remote mode.
 """
 
 from .config import LAB_PREFIX
-from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, STEPS_DIR,  # noqa: F401
-                            XGBOOST_VERSION, step_script)
+from .data import prepare_outline_data  # noqa: F401  (the lessons call it from here)
+from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, OUTLINE_GROUP,  # noqa: F401
+                            OUTLINE_HYPERPARAMETERS, OUTLINE_PIPELINE, SKLEARN_VERSION, STEPS_DIR, XGBOOST_VERSION,
+                            step_script)
 
 
 def abalone_pipeline(
@@ -217,10 +219,6 @@ def abalone_pipeline(
     )
 
 
-OUTLINE_PIPELINE = "LessonOutlinePipeline"
-OUTLINE_GROUP = "PipelineModelPackageGroup"
-
-
 def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_group=OUTLINE_GROUP,
                      train_uri=None, validation_uri=None, approval_status="Approved"):
     """The lesson outline's Step 4 pipeline: Train -> AbaloneCreateModel -> RegisterModel.
@@ -229,8 +227,17 @@ def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_gr
     outline typed an account id and a bucket by hand), the image is retrieved for the
     session's region, and ``model.create`` has no ``accelerator_type`` (Elastic Inference
     is end-of-life).  ``train_uri``/``validation_uri`` default to the kit's prepared splits
-    (see :func:`prepare_outline_data`).
+    (see :func:`prepare_outline_data`).  With SDK v3 installed, the same pipeline is built with v3's
+    classes (:func:`lab_helpers.pipelines_v3.outline_pipeline`).
     """
+    from . import sdk
+
+    if sdk.is_v3():
+        from . import pipelines_v3
+
+        return pipelines_v3.outline_pipeline(session, role=role, name=name, model_package_group=model_package_group,
+                                             train_uri=train_uri, validation_uri=validation_uri,
+                                             approval_status=approval_status)
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
@@ -258,7 +265,7 @@ def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_gr
         role=role,
         sagemaker_session=session,
     )
-    xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2, subsample=0.7)
+    xgb_train.set_hyperparameters(**OUTLINE_HYPERPARAMETERS)
     step_train = TrainingStep(
         name="Train",
         step_args=xgb_train.fit(inputs={
@@ -285,32 +292,3 @@ def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_gr
         approval_status=approval_status,
     )
     return Pipeline(name=name, steps=[step_train, step_create_model, step_register], sagemaker_session=session)
-
-
-def prepare_outline_data(session, overwrite=False):
-    """The outline's ``pipeline-dataset/train.csv`` and ``validate.csv``: the preprocessed abalone splits.
-
-    The outline assumes "a preprocessed dataset stored in Amazon S3"; the kit makes it with
-    the same preprocessing script the full pipeline runs (seeded, so it is the same data
-    every time) and uploads it once.  Returns ``{"train": uri, "validation": uri}``.
-    """
-    import io
-
-    from . import data
-
-    bucket = session.default_bucket()
-    s3 = session.boto_session.client("s3", region_name=session.boto_region_name)
-    keys = {"train": f"{LAB_PREFIX}/pipeline-dataset/train.csv",
-            "validation": f"{LAB_PREFIX}/pipeline-dataset/validate.csv"}
-    missing = [k for k, key in keys.items() if overwrite or not data._exists(s3, bucket, key)]
-    if missing:
-        from .steps import preprocess  # scikit-learn: imported only when the splits must be made
-
-        frame = preprocess.load_abalone(str(data.abalone_csv()))
-        train, validation, _ = preprocess.preprocess(frame, random_state=42)
-        for split, table in (("train", train), ("validation", validation)):
-            if split in missing:
-                buffer = io.StringIO()
-                table.to_csv(buffer, header=False, index=False)
-                s3.put_object(Bucket=bucket, Key=keys[split], Body=buffer.getvalue().encode(), ContentType="text/csv")
-    return {k: f"s3://{bucket}/{key}" for k, key in keys.items()}

@@ -1,16 +1,17 @@
-"""The lesson's abalone pipeline written with SageMaker Python SDK v3 (sagemaker-core, -train, -serve, -mlops).
+"""The lesson's pipelines written with SageMaker Python SDK v3 (sagemaker-core, -train, -serve, -mlops).
 
-:func:`lab_helpers.pipelines.abalone_pipeline` calls :func:`abalone_pipeline` here when SDK v3 is installed.
-Same steps, names, parameters and references as the v2 builder; the v3 classes that replace v2's:
+:func:`lab_helpers.pipelines.abalone_pipeline` and :func:`~lab_helpers.pipelines.outline_pipeline` call their
+namesakes here when SDK v3 is installed.
+Same steps, names, parameters and references as the v2 builders; the v3 classes that replace v2's:
 ``ModelTrainer`` for ``Estimator``, ``ScriptProcessor`` with an image from ``image_uris`` for
 ``SKLearnProcessor``, ``ModelBuilder(...).register()`` / ``.build()`` for ``Model.register()`` /
-``Model.create()``, API shapes (``ProcessingInput`` + ``ProcessingS3Input``) for v2's input helpers.
+``Model.create()`` and for the ``RegisterModel`` step collection, API shapes (``ProcessingInput`` + ``ProcessingS3Input``) for v2's input helpers.
 How the two definitions differ is listed in :data:`lab_helpers.sdk.V3_DEFINITION_DIFFERENCES`.
 """
 
 from .config import LAB_PREFIX
-from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, SKLEARN_VERSION, XGBOOST_VERSION,
-                        step_script)
+from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, OUTLINE_GROUP, OUTLINE_HYPERPARAMETERS,
+                            OUTLINE_PIPELINE, SKLEARN_VERSION, XGBOOST_VERSION, step_script)
 
 
 def _processing_input(source, destination, name):
@@ -198,3 +199,64 @@ def abalone_pipeline(session, role=None, name=ABALONE_PIPELINE, model_package_gr
         steps=[step_process, step_train, step_eval, step_cond],
         sagemaker_session=session,
     )
+
+
+def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_group=OUTLINE_GROUP,
+                     train_uri=None, validation_uri=None, approval_status="Approved"):
+    """Build the outline's Step 4 pipeline with SDK v3 (see :func:`lab_helpers.pipelines.outline_pipeline`).
+
+    v3 has no ``RegisterModel`` step collection: the registration is a ``ModelStep`` named ``RegisterModel``
+    whose arguments come from ``ModelBuilder(...).register()``, as for the abalone pipeline.
+    """
+    from sagemaker.core import image_uris
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import TrainingStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    from .data import prepare_outline_data
+    from .sessions import execution_role
+
+    role = role or execution_role(session)
+    s3_bucket = session.default_bucket()
+    if train_uri is None or validation_uri is None:
+        uris = prepare_outline_data(session)
+        train_uri, validation_uri = train_uri or uris["train"], validation_uri or uris["validation"]
+    xgb_image_uri = image_uris.retrieve(framework="xgboost", region=session.boto_region_name, version=XGBOOST_VERSION)
+    model_path = f"s3://{s3_bucket}/{LAB_PREFIX}/pipeline-model/"
+
+    xgb_train = ModelTrainer(
+        training_image=xgb_image_uri,
+        compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
+        output_data_config=OutputDataConfig(s3_output_path=model_path),
+        hyperparameters=dict(OUTLINE_HYPERPARAMETERS),
+        role=role,
+        sagemaker_session=session,
+    )
+    step_train = TrainingStep(
+        name="Train",
+        step_args=xgb_train.train(input_data_config=[
+            InputData(channel_name="train", data_source=train_uri, content_type="text/csv"),
+            InputData(channel_name="validation", data_source=validation_uri, content_type="text/csv"),
+        ]),
+    )
+
+    def model_builder():
+        return ModelBuilder(image_uri=xgb_image_uri, s3_model_data_url=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+                            role_arn=role, sagemaker_session=session)
+
+    step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model_builder().build())
+    step_register = ModelStep(
+        name="RegisterModel",
+        step_args=model_builder().register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=["ml.m5.xlarge"],
+            transform_instances=["ml.m5.xlarge"],
+            model_package_group_name=model_package_group,
+            approval_status=approval_status,
+        ),
+    )
+    return Pipeline(name=name, steps=[step_train, step_create_model, step_register], sagemaker_session=session)

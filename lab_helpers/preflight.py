@@ -100,8 +100,20 @@ def check_python(version_info=None):
                  "use Python 3.11 (e.g. `python3.11 kit.py setup`, or the kit's environment.yml image)")
 
 
+#: The SDK v3 packages whose classes the kit's v3 builders and session use (see :mod:`lab_helpers.pipelines_v3`).
+V3_MODULES = ("sagemaker.core.workflow", "sagemaker.mlops.workflow", "sagemaker.train", "sagemaker.serve")
+
+
+def _importable(name):
+    """True when ``name`` can be imported here (its package is installed)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def check_sdk():
-    """SDK 2.x with ``sagemaker.workflow``; anything else is the wrong environment (e.g. Studio's own kernel)."""
+    """SDK 2.x with ``sagemaker.workflow``, or v3 with the parts the kit's v3 builders use; else the wrong environment."""
     where = f"in {sys.executable}"
     try:
         import sagemaker
@@ -109,8 +121,13 @@ def check_sdk():
         return Check("SageMaker Python SDK", FAIL, f"not importable {where} ({exc})", SDK_FIX)
     version = str(getattr(sagemaker, "__version__", None) or _distribution_version("sagemaker"))
     if version.startswith("3"):
-        return Check("SageMaker Python SDK", FAIL, f"{version} {where} is v3, which removed sagemaker.workflow",
-                     SDK_FIX)
+        missing = [name for name in V3_MODULES if not _importable(name)]
+        if missing:
+            return Check("SageMaker Python SDK", FAIL, f"{version} {where} is v3, which removed sagemaker.workflow, "
+                         f"and lacks {', '.join(missing)} (the kit's v3 builders need them)", SDK_FIX)
+        # The kit's helpers and builders run on v3; the lesson notebooks' own code is v2's.
+        return Check("SageMaker Python SDK", NOTE, f"{version} (v3): the kit's helpers and pipeline builders use v3's "
+                     "classes, but the lesson notebooks' code is written for v2 (sagemaker.workflow)", SDK_FIX)
     try:
         has_workflow = importlib.util.find_spec("sagemaker.workflow") is not None
     except (ImportError, ValueError):
@@ -344,9 +361,9 @@ def remote_checks():
 
     role_arn = None
     try:
-        from sagemaker.session import Session
+        from .sdk import sdk_class
 
-        sm_session = Session(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+        sm_session = sdk_class("Session")(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
     except Exception as exc:
         checks.append(Check("SageMaker session", FAIL, str(exc), SDK_FIX))
         return checks

@@ -5,6 +5,7 @@ decides which one runs, and the one list of the documented differences between t
 the two SDKs build for the same lesson code (:data:`V3_DEFINITION_DIFFERENCES`).
 """
 
+import importlib
 import re
 from functools import lru_cache
 
@@ -42,6 +43,84 @@ V3_DEFINITION_DIFFERENCES = (
     ("Steps.*.Arguments.PrimaryContainer.Environment.SAGEMAKER_REGION",
      "ModelBuilder sets the serving container's region (create model)"),
 )
+
+#: Where each SDK keeps the classes and functions the kit's helpers use by name: ``{name: (v2 module, v3 module)}``.
+#: v3's processing inputs/outputs are API shapes (``s3_input.s3_uri`` / ``.local_path``), not v2's helpers
+#: (``source`` / ``destination``); :func:`processing_paths` reads either.
+CLASSES = {
+    "PipelineVariable": ("sagemaker.workflow.entities", "sagemaker.core.helper.pipeline_variable"),
+    "Parameter": ("sagemaker.workflow.parameters", "sagemaker.core.workflow.parameters"),
+    "PropertyFile": ("sagemaker.workflow.properties", "sagemaker.core.workflow.properties"),
+    "Join": ("sagemaker.workflow.functions", "sagemaker.core.workflow.functions"),
+    "JsonGet": ("sagemaker.workflow.functions", "sagemaker.core.workflow.functions"),
+    "ConditionComparison": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ConditionNot": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ConditionOr": ("sagemaker.workflow.conditions", "sagemaker.core.workflow.conditions"),
+    "ProcessingStep": ("sagemaker.workflow.steps", "sagemaker.mlops.workflow.steps"),
+    "TransformStep": ("sagemaker.workflow.steps", "sagemaker.mlops.workflow.steps"),
+    "FailStep": ("sagemaker.workflow.fail_step", "sagemaker.mlops.workflow.fail_step"),
+    "ConditionStep": ("sagemaker.workflow.condition_step", "sagemaker.mlops.workflow.condition_step"),
+    "ProcessingInput": ("sagemaker.processing", "sagemaker.core.shapes"),
+    "ProcessingOutput": ("sagemaker.processing", "sagemaker.core.shapes"),
+    "PipelineSession": ("sagemaker.workflow.pipeline_context", "sagemaker.core.workflow.pipeline_context"),
+    "Session": ("sagemaker.session", "sagemaker.core.helper.session_helper"),
+    "get_execution_role": ("sagemaker", "sagemaker.core.helper.session_helper"),
+}
+
+
+def sdk_class(name):
+    """The installed SDK's class (or function) ``name`` from :data:`CLASSES`, e.g. ``sdk_class("ProcessingStep")``."""
+    try:
+        v2_module, v3_module = CLASSES[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in lab_helpers.sdk.CLASSES: add where each SDK keeps it.") from None
+    return getattr(importlib.import_module(v3_module if is_v3() else v2_module), name)
+
+
+def processing_paths(item):
+    """``(S3 side, container side)`` of a processing input or output, from v2's helper class or v3's API shape.
+
+    An input gives ``(source URI, destination folder)``, an output ``(destination URI, source folder)``.
+    """
+    if hasattr(item, "s3_input") or hasattr(item, "s3_output"):  # v3: ProcessingInput / ProcessingOutput shapes
+        s3 = getattr(item, "s3_input", None) or getattr(item, "s3_output", None)
+        uri = getattr(s3, "s3_uri", None)
+        return uri, getattr(s3, "local_path", None)
+    if hasattr(item, "output_name") and not hasattr(item, "input_name"):
+        return item.destination, item.source
+    return item.source, item.destination
+
+
+#: Per SDK major version, the loggers whose routine lines drown a lesson in local mode, and the level each is
+#: raised to (LAB_SDK_LOGS=1 keeps them).  v3's are v2's, under v3's module names.
+ROUTINE_LOGGERS = {
+    2: {
+        "sagemaker.config": "WARNING",            # "Not applying SDK defaults from location ..."
+        "sagemaker.telemetry": "ERROR",           # says it "will collect telemetry" even when opted out
+        "sagemaker.image_uris": "WARNING",        # "Ignoring unnecessary instance type"
+        "sagemaker.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
+        "sagemaker.workflow._utils": "ERROR",     # "Popping out 'CertifyForMarketplace' ..." (register)
+        "sagemaker.estimator": "ERROR",           # "No finished training job found ..." while building steps
+    },
+    3: {
+        "sagemaker.config": "WARNING",
+        "sagemaker.core.telemetry.telemetry_logging": "ERROR",  # "will collect telemetry", once per SDK call
+        "sagemaker.core.image_uris": "WARNING",   # "Ignoring unnecessary instance type", "Defaulting to ... py3"
+        "sagemaker.core.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
+        "sagemaker.mlops.workflow.model_step": "ERROR",  # "Popping out 'ModelPackageName' ..." (register)
+        "sagemaker.mlops.workflow._utils": "ERROR",
+        # ModelTrainer's and ModelBuilder's logger, while building steps: "Training image URI", "StoppingCondition
+        # not provided", "Base name not provided", and "Model has been created" (no model is, at build time).
+        # ModelBuilder resets its level to DEBUG, so the kit's quieting also filters it (its warnings still show).
+        "sagemaker.core.utils.utils": "WARNING",
+    },
+}
+
+
+def routine_loggers():
+    """``{logger name: level}`` to quiet for the installed SDK (see :data:`ROUTINE_LOGGERS`)."""
+    return ROUTINE_LOGGERS[3 if is_v3() else 2]
+
 
 #: A ModelStep's step in the definition: v2 names it ``<ModelStep name>-RegisterModel`` / ``-CreateModel``
 #: (and references it so); v3 names it after the ModelStep itself.  The comparison renames v2's.

@@ -25,27 +25,31 @@ class LabSetupError(RuntimeError):
     """Something the chosen mode needs is missing; the message says how to fix it."""
 
 
-#: SDK loggers whose routine messages drown a lesson in local mode (LAB_SDK_LOGS=1 keeps them).
-_ROUTINE_LOGGERS = {
-    "sagemaker.config": "WARNING",            # "Not applying SDK defaults from location ..."
-    "sagemaker.telemetry": "ERROR",           # says it "will collect telemetry" even when opted out
-    "sagemaker.image_uris": "WARNING",        # "Ignoring unnecessary instance type"
-    "sagemaker.workflow.utilities": "ERROR",  # "Popping out 'TrainingJobName' ..." for every step
-    "sagemaker.workflow._utils": "ERROR",
-    "sagemaker.estimator": "ERROR",           # "No finished training job found ..." while building steps
-}
+class _AtLeast:
+    """A logger filter passing records of ``level`` and above: it holds even if the SDK resets the logger's level."""
+
+    def __init__(self, level):
+        self.level = level
+
+    def filter(self, record):
+        return record.levelno >= self.level
 
 
 def quiet_sdk():
-    """Silence the SDK's v2 deprecation banner and its routine log lines (local mode)."""
+    """Silence the SDK's v2 deprecation banner and its routine log lines (local mode; either SDK)."""
     import logging
     import warnings
+
+    from .sdk import routine_loggers
 
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     if os.environ.get("LAB_SDK_LOGS") == "1":
         return
-    for name, level in _ROUTINE_LOGGERS.items():
-        logging.getLogger(name).setLevel(level)
+    for name, level in routine_loggers().items():
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(f, _AtLeast) for f in logger.filters):
+            logger.addFilter(_AtLeast(logging.getLevelName(level)))
     warnings.filterwarnings("ignore", message="Running within a PipelineSession", category=UserWarning)
 
 
@@ -133,14 +137,9 @@ def remote_session():
             "No AWS credentials found. Run `aws configure` (or set AWS_PROFILE / AWS_ACCESS_KEY_ID), "
             "or run in SageMaker Studio - or use local mode: `export LAB_MODE=local`."
         )
-    from . import sdk
+    from .sdk import sdk_class
 
-    if sdk.is_v3():
-        from sagemaker.core.workflow.pipeline_context import PipelineSession
-    else:
-        from sagemaker.workflow.pipeline_context import PipelineSession
-
-    sess = PipelineSession(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
+    sess = sdk_class("PipelineSession")(boto_session=boto_session, default_bucket=os.environ.get("LAB_BUCKET") or None)
     sess.lab_mode = "remote"
     sess.lab_role_arn = _remote_role(sess)
     return sess
@@ -153,10 +152,10 @@ def _remote_role(sess):
             raise LabSetupError(f"LAB_ROLE_ARN is {role!r}, which is not an IAM role ARN. {_ROLE_HELP}")
         return role
     if config.in_studio():
-        import sagemaker
+        from .sdk import sdk_class
 
         try:
-            return sagemaker.get_execution_role(sess)
+            return sdk_class("get_execution_role")(sess)
         except ValueError as exc:
             raise LabSetupError(f"{_ROLE_HELP} (SageMaker said: {exc})") from None
     raise LabSetupError(_ROLE_HELP)

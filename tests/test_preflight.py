@@ -190,6 +190,18 @@ def test_sdk_v3_is_refused_with_the_kernel_fix(monkeypatch, lab_home, capsys):
     assert "switch the notebook's kernel to 'Lesson 7.1 – SageMaker SDK 2.x'" in out
 
 
+def test_sdk_v3_with_the_parts_the_kit_uses_passes_with_a_note(monkeypatch):
+    import sagemaker
+
+    monkeypatch.setattr(sagemaker, "__version__", "3.12.0")
+    monkeypatch.setattr(preflight, "_importable", lambda name: name in preflight.V3_MODULES)
+    check = preflight.check_sdk()
+    assert check.status == preflight.NOTE and "(v3)" in check.detail and "written for v2" in check.detail
+    monkeypatch.setattr(preflight, "_importable", lambda name: name != "sagemaker.mlops.workflow")
+    check = preflight.check_sdk()
+    assert check.status == preflight.FAIL and "lacks sagemaker.mlops.workflow" in check.detail
+
+
 def test_sdk_without_workflow_is_refused(monkeypatch):
     real_find_spec = preflight.importlib.util.find_spec
     monkeypatch.setattr(preflight.importlib.util, "find_spec",
