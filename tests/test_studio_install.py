@@ -175,11 +175,19 @@ def test_setup_runs_only_the_new_environments_pip(tmp_path, monkeypatch):
     monkeypatch.setattr(kit, "STAMP", tmp_path / "env" / ".kit-installed")
     monkeypatch.setattr(kit.venv.EnvBuilder, "create", lambda self, where: (created.append(Path(where)),
                                                                             Path(where).mkdir()))
-    monkeypatch.setattr(kit.subprocess, "run", lambda command, check: commands.append(command))
+    def run(command, check, **options):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(kit.subprocess, "run", run)
     kit.setup()
+    python = str(tmp_path / "env" / "bin" / "python")
     assert created == [tmp_path / "env"]
-    assert commands and all(c[:3] == [str(tmp_path / "env" / "bin" / "python"), "-m", "pip"] for c in commands)
-    assert commands[-1][-2:] == ["-e", f"{kit.ROOT}[test]"], "ipykernel comes with the test extra"
+    assert commands and all(c[0] == python for c in commands), "setup runs only the new environment's Python"
+    pips = [c for c in commands if c[1:3] == ["-m", "pip"]]
+    assert pips[-1][-2:] == ["-e", f"{kit.ROOT}[test]"], "ipykernel comes with the test extra"
+    others = [c for c in commands if c not in pips]  # the lesson's image environments, built by the new Python
+    assert all(c[1] == "-c" and "imageenvs" in c[2] for c in others), others
     assert kit.STAMP.read_text() == kit._pyproject_hash()
 
 
