@@ -118,8 +118,11 @@ ROUTINE_LOGGERS = {
 
 
 def routine_loggers():
-    """``{logger name: level}`` to quiet for the installed SDK (see :data:`ROUTINE_LOGGERS`)."""
-    return ROUTINE_LOGGERS[3 if is_v3() else 2]
+    """``{logger name: level}`` to quiet for the installed SDK (see :data:`ROUTINE_LOGGERS`); none without an SDK."""
+    try:
+        return ROUTINE_LOGGERS[3 if is_v3() else 2]
+    except ImportError:  # an image's environment (a job's fork server) has no SDK, so nothing of it to quiet
+        return {}
 
 
 #: A ModelStep's step in the definition: v2 names it ``<ModelStep name>-RegisterModel`` / ``-CreateModel``

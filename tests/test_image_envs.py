@@ -192,22 +192,35 @@ def _server_pid(path):
         return json.loads(sock.makefile("rb").readline())["pid"]
 
 
+def _listening_servers(python):
+    """The pids of the machine-wide fork servers run by ``python`` (from /proc: which process runs what)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if command[0].decode(errors="replace") == python and b"--listen" in command:
+            pids.add(int(entry.name))
+    return pids
+
+
 @pytest.mark.skipif(not forkclient.enabled(), reason="the fork server is switched off (LAB_FORK_SERVER=0)")
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads which process runs what from /proc")
 def test_each_image_environment_has_one_warm_fork_server_running_its_python(sess):
     run_versions(sess, "sklearn", "1.2-1")
-    run_versions(sess, "sklearn", "1.2-1")
-    run_versions(sess, "xgboost", "1.7-1")
     sklearn_env = imageenvs.for_image("sagemaker-scikit-learn", "1.2-1").python
+    first = _listening_servers(sklearn_env)
+    assert first, "no fork server runs the scikit-learn image's Python"
+    run_versions(sess, "sklearn", "1.2-1")
+    assert _listening_servers(sklearn_env) == first  # the second job forked from the same warm server
+    run_versions(sess, "xgboost", "1.7-1")
     xgboost_env = imageenvs.for_image("sagemaker-xgboost", "1.7-1").python
-    servers = {}
-    for python in (sklearn_env, xgboost_env):
-        client = forkclient.for_python(python)
-        assert client is forkclient.for_python(python)  # one client per environment in a process
-        pid = _server_pid(client.path)
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        assert command[0].decode() == python and b"--listen" in command
-        servers[python] = pid
-    assert len(set(servers.values())) == 2
+    assert xgboost_env != sklearn_env
+    assert _listening_servers(xgboost_env), "no fork server runs the XGBoost image's Python"
+    assert not _listening_servers(xgboost_env) & first
 
 
 # --------------------------------------------------------------------------------------------
