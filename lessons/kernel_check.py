@@ -5,8 +5,8 @@ from importlib import metadata
 
 sdk_version = next((d.version for d in metadata.distributions(name="sagemaker")), None)
 kit_found = importlib.util.find_spec("lab_helpers") is not None
-if not kit_found or not (sdk_version or "").startswith("2."):
+if not kit_found or not (sdk_version or "").startswith("$sdk_major."):
     raise SystemExit(
         f"This notebook is running on {sys.executable}, which has SageMaker SDK {sdk_version or 'none'}"
-        f"{'' if kit_found else ' and no lab_helpers'}. Switch the kernel to 'Lesson 7.1 – SageMaker SDK 2.x' "
-        "(Kernel → Change Kernel…); if it isn't listed, run `python3 kit.py setup` in a terminal in the kit's folder.")
+        f"{'' if kit_found else ' and no lab_helpers'}. Switch the kernel to '$kernel' "
+        "(Kernel → Change Kernel…); if it isn't listed, run `$setup` in a terminal in the kit's folder.")
