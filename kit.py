@@ -5,6 +5,8 @@
     python3 kit.py lab     # set up .venv with JupyterLab, then open the lesson's notebooks in it
     python3 kit.py run     # set up .venv, then run the full abalone pipeline offline
     python3 kit.py test    # set up .venv, then run the whole test suite (what CI runs)
+    python3 kit.py setup --sdk 3   # the v3 track: .venv-sdk3 with SDK v3, kernel "Lesson 7.1 – SageMaker SDK 3.x"
+    python3 kit.py lab --sdk 3     # JupyterLab on the v3 track's notebooks (notebooks/v3), with both kernels
 
 Set-up is a virtual environment in ``.venv`` with the kit installed (editable) and its test
 tools; it is redone only when ``pyproject.toml`` changes.  Set-up never installs anything into the
@@ -18,6 +20,12 @@ into ``work/`` (git-ignored, never overwritten: your answers stay yours; the tra
 stay as built).  Extra arguments pass through: ``python3 kit.py run --param MseThreshold=0.5``,
 ``python3 kit.py test -k overlay``, ``python3 kit.py lab --no-browser --port 8890``;
 ``python3 kit.py lab --dry-run`` sets up and prints the command instead of starting JupyterLab.
+
+The lesson has two tracks (lessons/FORMAT.md): v2, the code the lesson outline shows (``notebooks/``), and v3,
+what Studio's images ship (``notebooks/v3/``).  ``--sdk 3`` sets up the v3 track's own environment,
+``.venv-sdk3`` (``KIT_VENV_SDK3`` puts it elsewhere): SDK v3 as ``requirements-v3.txt`` pins it, the kit's
+other dependencies, ipykernel, and the kit's folder on its path; it is redone only when ``pyproject.toml`` or
+``requirements-v3.txt`` changes, and registered as the kernel "Lesson 7.1 – SageMaker SDK 3.x".
 """
 
 import hashlib
@@ -39,11 +47,17 @@ EXERCISES = ROOT / "notebooks"
 WORK = ROOT / "work"  # the learner's own copy of the exercise notebooks (git-ignored)
 KERNEL_NAME = "lesson-7-1-sdk2"  # the kernel the notebooks name (their kernelspec metadata)
 KERNEL_DISPLAY_NAME = "Lesson 7.1 – SageMaker SDK 2.x"  # what JupyterLab's kernel picker shows
+#: Per SDK major version (track): the kernel's name and display name, its environment, the exercises it opens
+KERNELS = {2: (KERNEL_NAME, KERNEL_DISPLAY_NAME), 3: ("lesson-7-1-sdk3", "Lesson 7.1 – SageMaker SDK 3.x")}
+VENV_SDK3 = Path(os.environ.get("KIT_VENV_SDK3") or ROOT / ".venv-sdk3").absolute()
+V3_REQUIREMENTS = ROOT / "requirements-v3.txt"
+#: What the v3 environment installs besides the SDK and the kit's dependencies: a kernel, and pytest for tests
+V3_TOOLS = ("ipykernel>=6.29", "pytest>=8")
 PYTHONS = ((3, 10), (3, 12))  # the Pythons the kit's packages install on (pyproject's requires-python)
 
 
-def setup():
-    """Create .venv with the calling Python's ``venv``; install the kit into it (only into it), once per pyproject."""
+def _check_python():
+    """Stop with the fix when the calling Python cannot run the kit's packages."""
     if not PYTHONS[0] <= sys.version_info[:2] <= PYTHONS[1]:
         raise SystemExit(f"The kit's packages need Python 3.10-3.12 (3.11 is the one it is made and tested for); "
                          f"this is {sys.version.split()[0]} ({sys.executable}). Run set-up with another Python, "
@@ -51,6 +65,11 @@ def setup():
     if sys.version_info[:2] != (3, 11):
         print(f"note: the kit is made and tested for Python 3.11; this is {sys.version.split()[0]}, so {VENV.name} "
               "gets that Python (the kit's packages install on 3.10-3.12).", file=sys.stderr)
+
+
+def setup():
+    """Create .venv with the calling Python's ``venv``; install the kit into it (only into it), once per pyproject."""
+    _check_python()
     want = _pyproject_hash()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
         _image_environments()
@@ -79,6 +98,51 @@ def _pyproject_hash():
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
+def kit_dependencies_without_sdk():
+    """The kit's dependencies from pyproject.toml, less its ``sagemaker<3`` pin (the v3 environment's base)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: pip carries the same parser
+        from pip._vendor import tomli as tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return [dep for dep in project["dependencies"] if not dep.replace("-", "_").lower().startswith("sagemaker")]
+
+
+def sdk3_requirements():
+    """Everything the v3 environment installs: requirements-v3.txt's SDK v3 pins, the kit's other dependencies, tools."""
+    pins = [line.strip() for line in V3_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    return pins + kit_dependencies_without_sdk() + list(V3_TOOLS)
+
+
+def setup_sdk3(venv_dir=VENV_SDK3):
+    """Create the v3 track's environment (``.venv-sdk3``) once per pyproject.toml and requirements-v3.txt; its python.
+
+    SDK v3 and the kit's other dependencies are installed with pip; the kit itself is put on the environment's
+    path with a ``.pth`` file (an editable install would ask for the kit's own ``sagemaker<3``).
+    """
+    _check_python()
+    venv_dir = Path(venv_dir)
+    python = venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = venv_dir / ".kit-installed"
+    want = hashlib.sha256("\n".join(sdk3_requirements()).encode()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return python
+    if not python.exists():
+        print(f"Creating {venv_dir} (the v3 track's environment) …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    print(f"Installing SageMaker SDK v3 and the kit's dependencies into {venv_dir} (first time: a few minutes) …",
+          flush=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run(pip + ["--upgrade", "pip"], check=True)
+    subprocess.run(pip + sdk3_requirements(), check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "lesson-7-1-kit.pth").write_text(str(ROOT) + "\n", encoding="utf-8")
+    stamp.write_text(want)
+    return python
+
+
 def setup_lab():
     """Set up .venv, then install JupyterLab into it (the ``lab`` extra), once per pyproject.toml."""
     setup()
@@ -102,29 +166,33 @@ def jupyter_data_dir():
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "jupyter"
 
 
-def write_kernel_spec(venv_dir, python, data_dir=None):
-    """Write the kit's kernel (running ``python``) into ``venv_dir``'s own Jupyter folder, or into ``data_dir``."""
+def write_kernel_spec(venv_dir, python, data_dir=None, sdk=2):
+    """Write the kit's kernel for SDK ``sdk`` (running ``python``) into ``venv_dir``'s Jupyter folder, or ``data_dir``."""
     data_dir = Path(venv_dir) / "share" / "jupyter" if data_dir is None else Path(data_dir)
-    folder = data_dir / "kernels" / KERNEL_NAME
+    name, display_name = KERNELS[sdk]
+    folder = data_dir / "kernels" / name
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": KERNEL_DISPLAY_NAME, "language": "python",
+            "display_name": display_name, "language": "python",
             "metadata": {"debugger": True}}
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return folder
 
 
-def register_kernel(python=PYTHON, data_dir=None):
-    """Register the kit's environment as the user's Jupyter kernel; check that it starts the kit's SDK 2.x first."""
+def register_kernel(python=PYTHON, data_dir=None, sdk=2):
+    """Register a kit environment as the user's Jupyter kernel; check first that it starts the kit with SDK ``sdk``."""
     probe = ("import importlib.metadata as m, importlib.util as u, ipykernel; "
              "assert u.find_spec('lab_helpers'), 'No module named lab_helpers'; print(m.version('sagemaker'), end='')")
     result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
-    if result.returncode != 0 or not result.stdout.startswith("2."):
+    venv_dir, command = (VENV, "python3 kit.py setup") if sdk == 2 else (VENV_SDK3, "python3 kit.py setup --sdk 3")
+    if result.returncode != 0 or not result.stdout.startswith(f"{sdk}."):
         raise SystemExit(f"{python} cannot be the kit's kernel (it needs ipykernel, lab_helpers and SageMaker SDK "
-                         f"2.x): {(result.stderr.strip().splitlines() or [result.stdout])[-1]}. Delete "
-                         f"{VENV} and run `python3 kit.py setup` again.")
-    folder = write_kernel_spec(VENV, python, data_dir=jupyter_data_dir() if data_dir is None else data_dir)
-    print(f"Kernel '{KERNEL_DISPLAY_NAME}' ({KERNEL_NAME}: {python}, SageMaker SDK {result.stdout}) "
+                         f"{sdk}.x): {(result.stderr.strip().splitlines() or [result.stdout])[-1]}. Delete "
+                         f"{venv_dir} and run `{command}` again.")
+    folder = write_kernel_spec(venv_dir, python, data_dir=jupyter_data_dir() if data_dir is None else data_dir,
+                               sdk=sdk)
+    name, display_name = KERNELS[sdk]
+    print(f"Kernel '{display_name}' ({name}: {python}, SageMaker SDK {result.stdout}) "
           f"registered in {folder}.\nIn JupyterLab or SageMaker Studio, open a notebook and pick that kernel "
           "(Kernel → Change Kernel…; reload the page if it is not listed yet).\n"
           f"The Python that ran this set-up ({sys.executable}) was not changed.", flush=True)
@@ -154,11 +222,20 @@ def lab_command(rest=(), venv_dir=VENV, python=PYTHON, work=WORK):
     return command, env
 
 
-def lab(rest, venv_dir=VENV, python=PYTHON, work=WORK):
-    """Prepare the working copy and the kernel, then start JupyterLab (``--dry-run``: print the command only)."""
+def lab(rest, venv_dir=VENV, python=PYTHON, work=WORK, sdk3_python=None):
+    """Prepare the working copy and the kernel, then start JupyterLab (``--dry-run``: print the command only).
+
+    With ``sdk3_python`` (the v3 track), the working copy is of ``notebooks/v3`` (in ``work/v3``) and the v3
+    kernel is written beside the v2 one.
+    """
     dry_run = "--dry-run" in rest
     rest = [arg for arg in rest if arg != "--dry-run"]
-    copied = make_work_copy(target=work)
+    if sdk3_python is not None:
+        work = Path(work) / "v3"
+        copied = make_work_copy(source=EXERCISES / "v3", target=work)
+        write_kernel_spec(venv_dir, sdk3_python, sdk=3)
+    else:
+        copied = make_work_copy(target=work)
     print(f"Your notebooks: {work} ({len(copied)} copied now; existing ones are kept as they are)", flush=True)
     write_kernel_spec(venv_dir, python)
     command, env = lab_command(rest, venv_dir, python, work)
@@ -173,13 +250,22 @@ def main(argv):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    sdk = 2
+    if rest[:2] in (["--sdk", "3"], ["--sdk", "2"]) and command in ("setup", "lab"):
+        sdk, rest = int(rest[1]), rest[2:]
+    elif "--sdk" in rest:
+        print("--sdk comes right after `setup` or `lab`, and is 2 (the default) or 3: e.g. `python3 kit.py setup --sdk 3`.")
+        return 2
     if command == "setup":
+        if sdk == 3:
+            register_kernel(setup_sdk3(), sdk=3)
+            return 0
         setup()
         register_kernel()
         return 0
     if command == "lab":
         setup_lab()
-        return lab(rest)
+        return lab(rest, sdk3_python=setup_sdk3() if sdk == 3 else None)
     if command == "test":
         setup_lab()  # the suite starts JupyterLab too (tests/test_browser.py, tests/test_kit_lab.py)
     else:
