@@ -22,10 +22,16 @@
 # - the two modes the kit runs in — *remote* (your AWS account) and *local* (offline) — and the one switch between them;
 # - how to check your Python, SageMaker SDK and library versions, your region, role and bucket;
 # - what the lesson costs in remote mode, and where local mode keeps its files.
-#
+
+# %% [markdown] track="v2"
 # **Prerequisites:** the kit installed (`python3 kit.py lab` on a laptop; in SageMaker Studio,
 # `python3 kit.py setup` in a terminal) and this notebook on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*.
 # **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
+
+# %% [markdown] track="v3"
+# **Prerequisites:** the kit's v3 track installed (`python3 kit.py lab --sdk 3` on a laptop; in SageMaker Studio,
+# `python3 kit.py setup --sdk 3` in a terminal) and this notebook on the kit's v3 kernel, *Lesson 7.1 – SageMaker
+# SDK 3.x*. **Time:** 5 minutes. **Cost:** nothing — this notebook starts no jobs.
 
 # %% [markdown]
 # ## Why pipelines
@@ -87,6 +93,21 @@
 # in order: the `MODE` parameter in the cell below, the `LAB_MODE` environment variable, and otherwise
 # *remote* inside SageMaker Studio and *local* everywhere else. Nothing else in the notebooks changes.
 #
+# ## Two tracks: SageMaker SDK v2 or v3
+#
+# The lesson comes in two versions of the same notebooks, one per major version of the SageMaker Python SDK:
+#
+# | | **v2 track** (`notebooks/`) | **v3 track** (`notebooks/v3/`) |
+# |---|---|---|
+# | code | what the lesson outline shows: `Estimator`, `sagemaker.workflow`, `RegisterModel` | `ModelTrainer`, `sagemaker.mlops.workflow`, `ModelBuilder(…).register()` |
+# | kernel | *Lesson 7.1 – SageMaker SDK 2.x* (`python3 kit.py setup`) | *Lesson 7.1 – SageMaker SDK 3.x* (`python3 kit.py setup --sdk 3`) |
+# | status | maintenance only; end of support on **2027-07-06** | what SageMaker Studio's images ship today |
+#
+# Both build the same pipeline, with the same steps, names and parameters, and both run in either mode. Pick v2
+# to follow the outline line by line, v3 for the code you will write from now on; notebook 10 walks through the
+# differences. The text is the same in both tracks; only the code cells differ.
+
+# %% [markdown] track="v2"
 # ## Setup
 #
 # First the cell checks that the notebook runs on the kit's kernel, **Lesson 7.1 – SageMaker SDK 2.x** (the kit's
@@ -95,6 +116,16 @@
 # itself runs in that environment. On any other kernel the cell stops and says which one to pick; every notebook
 # starts with the same check. Then you import the kit's helper package. It holds the code that would distract
 # from the lesson: sessions, data upload, and the offline engine.
+
+# %% [markdown] track="v3"
+# ## Setup
+#
+# First the cell checks that the notebook runs on the kit's v3 kernel, **Lesson 7.1 – SageMaker SDK 3.x** (the
+# kit's own v3 environment, which `python3 kit.py setup --sdk 3` builds and registers). SageMaker Studio's own
+# kernels have SDK v3 too, but not the kit's helper package and libraries, and installing them there would change
+# the environment JupyterLab itself runs in. On any other kernel the cell stops and says which one to pick; every
+# notebook starts with the same check. Then you import the kit's helper package. It holds the code that would
+# distract from the lesson: sessions, data upload, and the offline engine.
 
 # %%
 # KERNEL CHECK
@@ -121,12 +152,19 @@ bucket = sess.default_bucket()
 region = sess.boto_region_name
 print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}")
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # ## 1. Check your environment
 #
-# You print the versions the lesson depends on. The SageMaker Python SDK must be **2.x**: the lesson's code
+# You print the versions the lesson depends on. The SageMaker Python SDK must be **2.x**: the v2 track's code
 # (`sagemaker.workflow`, `Estimator`, `PipelineSession`) is SDK v2, and SDK v3 removed `sagemaker.workflow`.
 # XGBoost is 1.7 because that is what the `sagemaker-xgboost:1.7-1` image runs, so a model trained there loads here.
+
+# %% [markdown] track="v3"
+# ## 1. Check your environment
+#
+# You print the versions the lesson depends on. The SageMaker Python SDK must be **3.x**: the v3 track's code uses
+# its packages `sagemaker-core`, `-train`, `-serve` and `-mlops`, which are versioned together (3.N with 2.N and
+# 1.N). XGBoost is 1.7 because that is what the `sagemaker-xgboost:1.7-1` image runs, so a model trained there loads here.
 
 # %%
 import sagemaker
@@ -140,19 +178,28 @@ def installed(package):
 
 
 print("Python      ", platform.python_version())
-for package in ("sagemaker", "xgboost", "scikit-learn", "pandas"):
-    print(f"{package:<12}", installed(package))
+for package in ("sagemaker", "sagemaker-mlops", "xgboost", "scikit-learn", "pandas"):
+    print(f"{package:<15}", installed(package))
 
 # %% [markdown]
 # This checkpoint stops the notebook if the SDK is the wrong major version, and says how to fix it.
 
-# %%
+# %% track="v2"
 assert sagemaker.__version__.startswith("2."), (
     f"SageMaker SDK {sagemaker.__version__} is installed, but the lesson needs 2.x: "
     "switch the kernel to 'Lesson 7.1 – SageMaker SDK 2.x' (Kernel → Change Kernel…); if it isn't listed, "
     "run `python3 kit.py setup` in a terminal in the kit's folder."
 )
 print("SageMaker SDK", sagemaker.__version__, "- OK")
+
+# %% track="v3"
+# (SDK v3's `sagemaker` package has no `__version__`: you ask the installed distributions instead)
+assert installed("sagemaker").startswith("3.") and installed("sagemaker-mlops") != "not installed", (
+    f"SageMaker SDK {installed('sagemaker')} (sagemaker-mlops {installed('sagemaker-mlops')}) is installed, but the "
+    "v3 track needs 3.x with sagemaker-mlops: switch the kernel to 'Lesson 7.1 – SageMaker SDK 3.x' (Kernel → "
+    "Change Kernel…); if it isn't listed, run `python3 kit.py setup --sdk 3` in a terminal in the kit's folder."
+)
+print("SageMaker SDK", installed("sagemaker"), "- OK")
 
 # %% [markdown]
 # ## 2. Region, role and bucket
@@ -236,7 +283,7 @@ else:
 #   batch transform — or fail.
 # - `lab_helpers.session(MODE or None)` is the one switch between remote and local mode; role, bucket and region come
 #   from the session, never from the notebook.
-# - The SDK must be 2.x: the notebooks run on the kit's kernel, *Lesson 7.1 – SageMaker SDK 2.x*. Remote mode costs
-#   cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
+# - Remote mode costs cents per job; local mode costs nothing and keeps its files in `LAB_HOME`.
+# - Two tracks, one per SDK: v2 (the outline's code, supported until 2027-07-06) and v3 (what Studio ships).
 #
 # **Next:** [01 · The abalone data](01_data.ipynb) — you look at the data and put it where the pipeline reads it.

@@ -55,15 +55,18 @@ class Run:
     error: Optional[CellError]  # the first cell that failed; None: the notebook ran to the end
 
 
-def _env(lab_home, pythonpath=None):
-    env = dict(os.environ, LAB_HOME=str(lab_home), LAB_MODE="local")
+def _env(lab_home, pythonpath=None, extra_env=None):
+    env = dict(os.environ, LAB_HOME=str(lab_home), LAB_MODE="local", **(extra_env or {}))
     if pythonpath:
         env["PYTHONPATH"] = str(pythonpath) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
-def run_notebook(source, out_dir, lab_home, label=None):
-    """Execute ``source`` with papermill in local mode, in ``LAB_HOME=lab_home``; the copy goes to ``out_dir``."""
+def run_notebook(source, out_dir, lab_home, label=None, kernel=KERNEL, extra_env=None):
+    """Execute ``source`` with papermill in local mode, in ``LAB_HOME=lab_home``; the copy goes to ``out_dir``.
+
+    ``kernel`` names the Jupyter kernel (the v3 track's is found through ``JUPYTER_PATH`` in ``extra_env``).
+    """
     import nbformat
 
     source, out_dir = Path(source), Path(out_dir)
@@ -73,9 +76,9 @@ def run_notebook(source, out_dir, lab_home, label=None):
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "papermill", str(source), str(executed), "-p", "MODE", "local",
-         "-k", KERNEL, "--cwd", str(source.parent), "--execution-timeout", str(CELL_TIMEOUT),
+         "-k", kernel, "--cwd", str(source.parent), "--execution-timeout", str(CELL_TIMEOUT),
          "--start-timeout", "120", "--no-progress-bar"],
-        env=_env(lab_home), capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        env=_env(lab_home, extra_env=extra_env), capture_output=True, text=True, timeout=RUN_TIMEOUT,
     )
     seconds = time.perf_counter() - started
     if not executed.is_file():
@@ -108,6 +111,34 @@ def _error_from_display(cell):
     tail = _ANSI.sub("", text).rsplit("╰", 1)[-1].split("\n", 1)[-1]
     ename, _, evalue = "".join(tail.strip().splitlines()).partition(": ")
     return ename.strip() or "UnknownError", evalue.strip()
+
+
+def start_runs(pool, solutions, exercises, base, **run_kw):
+    """Start the runs of one track's notebooks: the solutions in NN order sharing one LAB_HOME (like one learner),
+    and each exercise notebook that holds a stub in a fresh LAB_HOME of its own.  ``{name: future}`` per kind."""
+    import nbformat
+
+    solution_runs = {p.name: pool.serial(_label(p), run_notebook, p, base / "solutions", base / "learner-home",
+                                         None, *_kw(run_kw)) for p in lesson_notebooks(solutions)}
+    exercise_runs = {}
+    for path in lesson_notebooks(exercises):
+        twin = Path(solutions) / path.name
+        if (first_stub_cell_id(nbformat.read(path, as_version=4)) is None and twin.is_file()
+                and twin.read_bytes() == path.read_bytes()):
+            continue  # no exercise: the same notebook as the solution, which runs anyway
+        exercise_runs[path.name] = pool.parallel(_label(path), run_notebook, path, base / "exercises",
+                                                 base / "exercise-homes" / path.stem, None, *_kw(run_kw))
+    return solution_runs, exercise_runs
+
+
+def _label(path):
+    """A notebook's label in reports and test ids: ``solutions/06_pipeline``, ``v3/06_pipeline``."""
+    return f"{Path(path).parent.name}/{Path(path).stem}"
+
+
+def _kw(run_kw):
+    """``run_notebook``'s ``kernel`` and ``extra_env`` as positional arguments (the pool passes positionals)."""
+    return run_kw.get("kernel", KERNEL), run_kw.get("extra_env")
 
 
 def first_stub_cell_id(nb):

@@ -1,7 +1,9 @@
 """The lesson notebooks: built from their sources, committed clean, and runnable offline the way a learner runs them.
 
-* ``tools/build_notebooks.py --check`` passes, and every committed notebook is clean (no outputs,
-  the kit's kernel ``lesson-7-1-sdk2``, a source in ``lessons/``, one papermill ``parameters`` cell with ``MODE``).
+* ``tools/build_notebooks.py --check`` passes, and every committed notebook of both tracks is clean (no outputs,
+  its track's kernel - ``lesson-7-1-sdk2``, or ``lesson-7-1-sdk3`` in ``notebooks/v3`` and ``solutions/v3`` -,
+  a source in ``lessons/``, one papermill ``parameters`` cell with ``MODE``).  The v3 track's runs are in
+  ``tests/test_notebooks_v3.py``.
 * Every solution notebook runs to the end in local mode, in NN order, sharing one fresh LAB_HOME
   (like one learner); notebook 03 also runs in a fresh LAB_HOME of its own, twice: it needs nothing
   from earlier notebooks, runs again after it has run, and leaves no pipeline behind.
@@ -31,16 +33,20 @@ from notebook_helpers import (
     lesson_notebooks,
     run_nbval,
     run_notebook,
+    start_runs,
 )
 
 SOLUTION_NOTEBOOKS = lesson_notebooks(SOLUTIONS)
 EXERCISE_NOTEBOOKS = lesson_notebooks(EXERCISES)
+#: Each track's notebooks and the kernel they name (tools/build_notebooks.py TRACKS)
+TRACK_NOTEBOOKS = {"lesson-7-1-sdk2": (EXERCISE_NOTEBOOKS, SOLUTION_NOTEBOOKS),
+                   "lesson-7-1-sdk3": (lesson_notebooks(EXERCISES / "v3"), lesson_notebooks(SOLUTIONS / "v3"))}
 INDEPENDENT = "03_training_step.ipynb"  # a later notebook that must run with nothing before it
 NBVAL = ["01_data.ipynb", "02_parameters.ipynb"]  # cheap (no pipeline runs), with tagged outputs
 
 
 def _id(path):
-    return f"{path.parent.name}/{path.stem}"
+    return str(path.relative_to(ROOT).with_suffix(""))
 
 
 def _read(path):
@@ -56,20 +62,25 @@ def test_notebooks_match_their_sources():
     assert result.returncode == 0, f"Notebooks out of date:\n{result.stdout}{result.stderr}"
 
 
-def test_every_lesson_has_both_notebooks():
-    assert SOLUTION_NOTEBOOKS, "no solutions/NN_*.ipynb: run python tools/build_notebooks.py"
-    assert [p.name for p in EXERCISE_NOTEBOOKS] == [p.name for p in SOLUTION_NOTEBOOKS]
+@pytest.mark.parametrize("kernel", TRACK_NOTEBOOKS)
+def test_every_lesson_has_both_notebooks_in_each_track(kernel):
+    exercises, solutions = TRACK_NOTEBOOKS[kernel]
+    assert solutions, f"no solution notebooks for {kernel}: run python tools/build_notebooks.py"
+    assert [p.name for p in exercises] == [p.name for p in solutions]
+    sources = sorted(p.stem for p in LESSONS.glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in solutions] == sources, f"{kernel}: a lesson is missing from the track"
 
 
-@pytest.mark.parametrize("path", [*EXERCISE_NOTEBOOKS, *SOLUTION_NOTEBOOKS], ids=_id)
-def test_committed_notebook_is_clean(path):
+@pytest.mark.parametrize("path,kernel", [(p, k) for k, (ex, so) in TRACK_NOTEBOOKS.items() for p in [*ex, *so]],
+                         ids=lambda value: _id(value) if hasattr(value, "stem") else "")
+def test_committed_notebook_is_clean(path, kernel):
     import papermill
 
     nb = _read(path)
     nbformat.validate(nb)
     assert (LESSONS / f"{path.stem}.py").is_file(), f"{path.name} has no source lessons/{path.stem}.py"
-    assert nb.metadata.get("kernelspec", {}).get("name") == "lesson-7-1-sdk2", \
-        "the kernelspec must be the kit's kernel (kit.py KERNEL_NAME)"
+    assert nb.metadata.get("kernelspec", {}).get("name") == kernel, \
+        f"the kernelspec must be the track's kernel {kernel} (kit.py KERNELS)"
     for cell in nb.cells:
         assert cell.get("id", "").startswith(path.stem), f"cell id {cell.get('id')!r} is not a stable id"
         if cell.cell_type == "code":
@@ -87,15 +98,7 @@ def runs(request, tmp_path_factory):
     """Futures of every notebook run, started at once in the background."""
     base = tmp_path_factory.mktemp("notebook-runs")
     pool = NotebookPool()
-    solutions = {p.name: pool.serial(_id(p), run_notebook, p, base / "solutions", base / "learner-home")
-                 for p in SOLUTION_NOTEBOOKS}
-    exercises = {}
-    for path in EXERCISE_NOTEBOOKS:
-        twin = SOLUTIONS / path.name
-        if first_stub_cell_id(_read(path)) is None and twin.is_file() and twin.read_bytes() == path.read_bytes():
-            continue  # no exercise: the same notebook as the solution, which runs anyway
-        exercises[path.name] = pool.parallel(_id(path), run_notebook, path, base / "exercises",
-                                             base / "exercise-homes" / path.stem)
+    solutions, exercises = start_runs(pool, SOLUTIONS, EXERCISES, base)
 
     def alone_then_again():
         home = base / "alone-home"

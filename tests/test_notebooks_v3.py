@@ -1,0 +1,72 @@
+"""The v3 track's notebooks (``notebooks/v3``, ``solutions/v3``) run offline on SageMaker Python SDK v3.
+
+The kernel is the v3 track's environment (``python3 kit.py setup --sdk 3``; :mod:`sdk_envs` builds it once),
+registered for these runs only, in a temporary Jupyter folder.  As for the v2 track (``tests/test_notebooks.py``):
+every solution notebook runs to the end in local mode, in NN order, sharing one fresh LAB_HOME; every exercise
+notebook stops first at its first exercise stub.  If the v3 environment cannot be built here the tests skip,
+saying why - except under CI=true, where they fail.
+"""
+
+import importlib.util
+import os
+
+import nbformat
+import pytest
+import sdk_envs
+
+from notebook_helpers import EXERCISES, ROOT, SOLUTIONS, STUB, NotebookPool, first_stub_cell_id, lesson_notebooks, start_runs
+
+V3_SOLUTIONS, V3_EXERCISES = SOLUTIONS / "v3", EXERCISES / "v3"
+V3_KERNEL = "lesson-7-1-sdk3"
+
+
+def _kit():
+    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def v3_runs(request, tmp_path_factory):
+    """Futures of every v3 notebook run, started at once in the background on the v3 kernel."""
+    try:
+        python = sdk_envs.v3_python()
+    except sdk_envs.EnvUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the v3 track: {exc}")
+        pytest.skip(str(exc))
+    base = tmp_path_factory.mktemp("notebook-runs-v3")
+    _kit().write_kernel_spec(base / "unused", python, data_dir=base / "jupyter", sdk=3)
+    extra_env = {"JUPYTER_PATH": str(base / "jupyter")}
+    pool = NotebookPool()
+    solutions, exercises = start_runs(pool, V3_SOLUTIONS, V3_EXERCISES, base, kernel=V3_KERNEL, extra_env=extra_env)
+    yield {"solutions": solutions, "exercises": exercises}
+    pool.shutdown()
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\n" + pool.report())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", lesson_notebooks(V3_SOLUTIONS), ids=lambda p: p.stem)
+def test_v3_solution_runs(path, v3_runs):
+    run = v3_runs["solutions"][path.name].result()
+    assert run.error is None, f"solutions/v3/{path.name} failed in {run.error}"
+    # every notebook's first code cell is the kernel check, which stops on any SDK but 3.x: it passed, on this kernel
+    assert nbformat.read(run.executed, as_version=4).metadata["kernelspec"]["name"] == V3_KERNEL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", lesson_notebooks(V3_EXERCISES), ids=lambda p: p.stem)
+def test_v3_exercise_stops_at_first_stub(path, v3_runs):
+    stub = first_stub_cell_id(nbformat.read(path, as_version=4))
+    if path.name not in v3_runs["exercises"]:
+        assert stub is None
+        pytest.skip("no exercise: identical to its solution notebook, which test_v3_solution_runs runs")
+    run = v3_runs["exercises"][path.name].result()
+    assert run.error is not None, f"notebooks/v3/{path.name} ran to the end although cell {stub!r} holds {STUB}…"
+    assert run.error.cell_id == stub, (
+        f"notebooks/v3/{path.name} must fail first at the exercise stub in cell {stub!r}, but failed earlier, "
+        f"in {run.error}")
+    assert run.error.ename == "NotImplementedError" and run.error.evalue.startswith("Exercise:"), str(run.error)
