@@ -23,8 +23,10 @@ LOCAL_ROLE_NAME = "LabLocalExecutionRole"
 LAB_PREFIX = "pipelines-lab"
 
 MODES = ("local", "remote")
-#: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x.
+#: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x (the v2 track).
 KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
+#: The kernel ``python3 kit.py setup --sdk 3`` registers: the v3 track's environment (``.venv-sdk3``), with SDK 3.x.
+KIT_KERNEL_V3 = "Lesson 7.1 – SageMaker SDK 3.x"
 
 #: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
 LOCAL_SDK_CONFIG = {

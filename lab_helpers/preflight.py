@@ -21,7 +21,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from .config import KIT_KERNEL
+from .config import KIT_KERNEL, KIT_KERNEL_V3
 
 OK, FAIL, UNKNOWN, NOTE = "ok", "fail", "unknown", "note"
 SYMBOLS = {OK: "✓", FAIL: "✗", UNKNOWN: "?", NOTE: "!"}
@@ -33,6 +33,10 @@ SDK_FIX = (f"this is not the kit's environment: switch the notebook's kernel to 
            "own .venv and changes nothing else)")
 PACKAGE_FIX = ("run `python3 kit.py setup` in a terminal in the kit's folder (it installs the kit's packages into its "
                f"own .venv), then use the kernel '{KIT_KERNEL}'")
+#: Under SDK v3: which track's notebooks this environment runs, and the kernel of the other
+TRACK_FIX = (f"the v3 track's notebooks (notebooks/v3/) run on the kernel '{KIT_KERNEL_V3}' (`python3 kit.py setup "
+             f"--sdk 3`); for the v2 track's (notebooks/, the outline's code), use the kernel '{KIT_KERNEL}' "
+             "(`python3 kit.py setup`)")
 MIN_PYTHON = (3, 10)
 
 #: What the lesson does in remote mode, as IAM actions the execution role must be allowed.
@@ -125,9 +129,9 @@ def check_sdk():
         if missing:
             return Check("SageMaker Python SDK", FAIL, f"{version} {where} is v3, which removed sagemaker.workflow, "
                          f"and lacks {', '.join(missing)} (the kit's v3 builders need them)", SDK_FIX)
-        # The kit's helpers and builders run on v3; the lesson notebooks' own code is v2's.
-        return Check("SageMaker Python SDK", NOTE, f"{version} (v3): the kit's helpers and pipeline builders use v3's "
-                     "classes, but the lesson notebooks' code is written for v2 (sagemaker.workflow)", SDK_FIX)
+        # The kit's helpers and builders run on v3, and so do the v3 track's notebooks; the v2 track's need v2.
+        return Check("SageMaker Python SDK", NOTE, f"{version} (v3): the kit's helpers, pipeline builders and the v3 "
+                     "track's notebooks run on it; the v2 track's notebooks (the outline's code) need SDK 2.x", TRACK_FIX)
     try:
         has_workflow = importlib.util.find_spec("sagemaker.workflow") is not None
     except (ImportError, ValueError):

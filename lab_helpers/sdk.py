@@ -195,8 +195,8 @@ def _documented_by(pattern, path):
 
 
 def _documented(path):
-    """True when ``path`` is (under) one of :data:`V3_DEFINITION_DIFFERENCES`."""
-    return any(_documented_by(pattern, path) for pattern, _ in V3_DEFINITION_DIFFERENCES)
+    """Why ``path`` differs, when it is (under) one of :data:`V3_DEFINITION_DIFFERENCES`; else None."""
+    return next((why for pattern, why in V3_DEFINITION_DIFFERENCES if _documented_by(pattern, path)), None)
 
 
 def _emptied(path, a, b, left, right):
@@ -206,10 +206,16 @@ def _emptied(path, a, b, left, right):
         b in ({}, []) and any(p.startswith(below) for p in left))
 
 
-def undocumented_differences(v2_definition, v3_definition):
-    """Where two definitions of one pipeline (v2's, v3's; parsed JSON) differ beyond :data:`V3_DEFINITION_DIFFERENCES`.
+#: Why an empty object or list on one side, with entries under it on the other, is not a difference of its own
+EMPTIED = "an empty object or list on one side, whose entries the other side's rows show"
 
-    Returns ``[(path, v2 value, v3 value)]``: empty when the only differences are the documented ones.
+
+def definition_differences(v2_definition, v3_definition):
+    """Every place two definitions of one pipeline (v2's, v3's; parsed JSON) differ, and why.
+
+    Returns ``[(path, v2 value, v3 value, why)]`` (``None`` for a missing value); ``why`` is the documented reason
+    from :data:`V3_DEFINITION_DIFFERENCES`, :data:`EMPTIED`, or ``None`` for a difference nobody documented.
+    v2's ModelStep step names are first renamed as v3 writes them (:func:`v3_step_name`).
     """
     left = _flatten(_renamed_v2(v2_definition), "", {})
     right = _flatten(v3_definition, "", {})
@@ -219,10 +225,17 @@ def undocumented_differences(v2_definition, v3_definition):
         a, b = left.get(path, missing), right.get(path, missing)
         if a == b:
             continue
-        if _documented(path) or _emptied(path, a, b, left, right):
-            continue
-        found.append((path, None if a is missing else a, None if b is missing else b))
+        why = _documented(path) or (EMPTIED if _emptied(path, a, b, left, right) else None)
+        found.append((path, None if a is missing else a, None if b is missing else b, why))
     return found
+
+
+def undocumented_differences(v2_definition, v3_definition):
+    """Where two definitions of one pipeline (v2's, v3's; parsed JSON) differ beyond :data:`V3_DEFINITION_DIFFERENCES`.
+
+    Returns ``[(path, v2 value, v3 value)]``: empty when the only differences are the documented ones.
+    """
+    return [(path, a, b) for path, a, b, why in definition_differences(v2_definition, v3_definition) if why is None]
 
 
 @lru_cache(maxsize=None)

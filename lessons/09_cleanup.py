@@ -200,5 +200,6 @@ else:
 #   safe order and can run twice.
 # - Stop your Studio space when you finish; offline, delete `LAB_HOME` to start over.
 #
-# **Next:** that is the whole lesson. To rehearse it offline, run the notebooks again from
-# [00 · Setup](00_setup.ipynb) with `LAB_MODE=local`.
+# **Next:** [10 · From SDK v2 to SDK v3](10_v2_to_v3.ipynb) (optional) compares the lesson's two tracks. That is
+# the whole lesson; to rehearse it offline, run the notebooks again from [00 · Setup](00_setup.ipynb) with
+# `LAB_MODE=local`.

@@ -299,3 +299,36 @@ def test_quieting_picks_the_installed_sdks_loggers_and_survives_a_level_reset(mo
         assert logger.filter(logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "real", (), None))
     finally:
         logger.setLevel(logging.ERROR)
+
+
+# --------------------------------------------------------------------------- the two tracks side by side (notebook 10)
+
+
+def test_tracks_compare_explains_each_difference_with_its_values(v3_python, lab_home, monkeypatch):
+    from lab_helpers import tracks
+
+    monkeypatch.setenv("LAB_HOME", str(lab_home))
+    monkeypatch.setenv("KIT_VENV_SDK3", str(v3_python.parent.parent))
+    table = tracks.compare("outline")
+    assert (table["why"] == "UNDOCUMENTED").sum() == 0, table.to_string()
+    timeout = table.set_index("path").loc["Steps.Train.Arguments.StoppingCondition.MaxRuntimeInSeconds"]
+    assert (timeout["v2"], timeout["v3"]) == ("86400", "3600")
+    assert "3600 s" in timeout["why"]
+    assert "MlflowConfig" in set(table["path"])
+
+
+def test_tracks_flag_an_undocumented_difference(v2_definition):
+    changed = json.loads(json.dumps(v2_definition))
+    changed["Steps"][1]["Arguments"]["HyperParameters"]["max_depth"] = "9"
+    rows = {path: why for path, _, _, why in sdk.definition_differences(v2_definition, changed)}
+    assert rows["Steps.AbaloneTrain.Arguments.HyperParameters.max_depth"] is None  # shown as UNDOCUMENTED
+
+
+def test_a_track_not_set_up_says_which_command_sets_it_up(tmp_path, monkeypatch):
+    from lab_helpers import tracks
+
+    monkeypatch.setenv("KIT_VENV_SDK3", str(tmp_path / "no-such-venv"))
+    with pytest.raises(tracks.TrackUnavailable, match=r"python3 kit.py setup --sdk 3"):
+        tracks.definition("outline", 3)
+    with pytest.raises(ValueError, match="No lesson pipeline 'tuning': use one of abalone, outline"):
+        tracks.definition("tuning", 2)

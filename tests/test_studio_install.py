@@ -345,7 +345,7 @@ def test_check_run_by_the_images_python_prints_the_kernel_fix(studio):
     result = subprocess.run([str(studio["python"]), "-m", "lab_helpers", "check", "--mode", "local"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "! SageMaker Python SDK: 3.12.0 (v3)" in result.stdout  # v3 is noted (the lesson code is v2)
+    assert "! SageMaker Python SDK: 3.12.0 (v3)" in result.stdout  # v3 is noted (the v2 track needs 2.x)
     assert f"use the kernel '{KERNEL_DISPLAY_NAME}'" in result.stdout  # the fix of the ✗ lines: the kit's kernel
     assert "`python3 kit.py setup`" in result.stdout
     assert 'pip install "' not in result.stdout, "no fix installs anything into the image's environment"

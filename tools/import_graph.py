@@ -39,7 +39,7 @@ LAYERS = [
      ["lab_helpers.local.cloud", "lab_helpers.local.session", "lab_helpers.local.session_v3", "lab_helpers.local"]),
     ("lesson helpers", "sessions, data, pipelines, monitoring, clean-up, automation, checks, the CLI",
      ["lab_helpers.sdk", "lab_helpers.sessions", "lab_helpers.data", "lab_helpers.pipeline_spec",
-      "lab_helpers.pipelines_v3", "lab_helpers.pipelines", "lab_helpers.monitor",
+      "lab_helpers.pipelines_v3", "lab_helpers.pipelines", "lab_helpers.tracks", "lab_helpers.monitor",
       "lab_helpers.cleanup", "lab_helpers.automation", "lab_helpers.preflight",
       "lab_helpers.checkpoints", "lab_helpers.__main__",
       "lab_helpers"]),
