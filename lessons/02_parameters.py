@@ -57,7 +57,8 @@ PIPELINE_NAME: str = "Lesson02Parameters"  # only built in Python here; nothing 
 # ### Remote
 # pipeline_session = PipelineSession()
 # ```
-#
+
+# %% [markdown] track="v2"
 # A `PipelineSession` changes what the SDK does: under it, `estimator.fit()` or `model.create()` do not start
 # anything — they *record* the request, and a pipeline step sends it later, when the pipeline runs. The SDK's
 # `LocalPipelineSession` runs pipelines on your machine, but it needs Docker, AWS credentials to pull AWS's
@@ -65,18 +66,39 @@ PIPELINE_NAME: str = "Lesson02Parameters"  # only built in Python here; nothing 
 # `PipelineSession` whose AWS calls, in local mode, are answered inside your Python process, so the same code
 # runs offline and in your account. You switch with the `MODE` parameter, not by editing code.
 
+# %% [markdown] track="v3"
+# A `PipelineSession` changes what the SDK does: under it, `model_trainer.train()` or `model_builder.build()` do
+# not start anything — they *record* the request, and a pipeline step sends it later, when the pipeline runs.
+# SDK v3's `LocalPipelineSession` (`sagemaker.mlops.local`) runs pipelines on your machine, but it needs Docker,
+# AWS credentials to pull AWS's images and read S3, and it cannot run a model registration step. The kit's
+# session is instead a real `PipelineSession` whose AWS calls, in local mode, are answered inside your Python
+# process, so the same code runs offline and in your account. You switch with the `MODE` parameter, not by
+# editing code.
+
 # %%
 sess = lab_helpers.session(MODE or None)
 print(f"Mode: {lab_helpers.mode_of(sess)} · session class {type(sess).__name__}")
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # These are the SDK classes this notebook uses.
 
-# %%
+# %% [markdown] track="v3"
+# These are the SDK classes this notebook uses, from SDK v3: `sagemaker-core` holds the parameters and the
+# `PipelineSession` (`sagemaker.core.workflow`), `sagemaker-mlops` the `Pipeline` (`sagemaker.mlops.workflow`).
+# The outline's code is SDK v2's (`sagemaker.workflow`); the v2 track of these notebooks (`notebooks/`,
+# `solutions/`) has it.
+
+# %% track="v2"
 from sagemaker import image_uris
 from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
+
+# %% track="v3"
+from sagemaker.core import image_uris
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.mlops.workflow.pipeline import Pipeline
 
 # %% [markdown]
 # Checkpoint: in both modes the session is a `PipelineSession`, so the SDK takes the same code path.

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # # 03 · The training step
 #
 # You turn SageMaker's built-in XGBoost algorithm into a pipeline step, and run a one-step pipeline that trains
@@ -20,6 +20,23 @@
 #
 # - how to configure an `Estimator` with the XGBoost image and its hyperparameters;
 # - why `fit()` starts no job under a `PipelineSession`, and what it returns instead;
+# - how a `TrainingStep` wraps that request, and what `step.properties` are;
+# - how to create, run and inspect a pipeline, and delete it again.
+#
+# **Prerequisites:** notebook 02 (sessions and parameters). **Time:** 15 minutes.
+# **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge: 3–5 minutes, about $0.01.
+
+# %% [markdown] track="v3"
+# # 03 · The training step
+#
+# You turn SageMaker's built-in XGBoost algorithm into a pipeline step, and run a one-step pipeline that trains
+# a model (outline Step 4.2).
+#
+# **What you will learn**
+#
+# - how to configure a `ModelTrainer` (SDK v3's successor of the outline's `Estimator`) with the XGBoost image and
+#   its hyperparameters;
+# - why `train()` starts no job under a `PipelineSession`, and what it returns instead;
 # - how a `TrainingStep` wraps that request, and what `step.properties` are;
 # - how to create, run and inspect a pipeline, and delete it again.
 #
@@ -57,15 +74,28 @@ bucket = sess.default_bucket()
 region = sess.boto_region_name
 print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}")
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # These are the SDK classes this notebook uses.
 
-# %%
+# %% [markdown] track="v3"
+# These are the SDK classes this notebook uses, from SDK v3: `ModelTrainer` (`sagemaker.train`) replaces v2's
+# `Estimator`, `InputData` (`sagemaker.core.training.configs`) v2's `TrainingInput`, and the pipeline classes are
+# in `sagemaker.mlops.workflow`. The outline's code is SDK v2's; the v2 track of these notebooks (`notebooks/`,
+# `solutions/`) has it.
+
+# %% track="v2"
 from sagemaker import image_uris
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import TrainingStep
+
+# %% track="v3"
+from sagemaker.core import image_uris
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.steps import TrainingStep
+from sagemaker.train.model_trainer import ModelTrainer
 
 # %% [markdown]
 # This notebook runs on its own, so it re-creates what notebook 02 set up: the image for your region, the
@@ -81,18 +111,34 @@ print("image:", xgb_image_uri)
 print("train:", input_train_path)
 print("model:", model_path)
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # ## 1. The estimator
 #
 # An `Estimator` describes a training job: which image runs, on what instances, as which role, and where the
 # model goes. The built-in XGBoost algorithm needs no training script: the image contains it.
 
-# %%
+# %% [markdown] track="v3"
+# ## 1. The model trainer
+#
+# A `ModelTrainer` describes a training job: which image runs (`training_image`), on what instances (`compute`),
+# as which role, and where the model goes (`output_data_config`). The built-in XGBoost algorithm needs no training
+# script: the image contains it.
+
+# %% track="v2"
 xgb_train = Estimator(
     image_uri=xgb_image_uri,
     instance_type="ml.m5.xlarge",
     instance_count=1,
     output_path=model_path,
+    role=role,
+    sagemaker_session=sess,
+)
+
+# %% track="v3"
+xgb_train = ModelTrainer(
+    training_image=xgb_image_uri,
+    compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
+    output_data_config=OutputDataConfig(s3_output_path=model_path),
     role=role,
     sagemaker_session=sess,
 )
@@ -109,10 +155,15 @@ xgb_train = Estimator(
 # | `max_depth` | 5 | how deep each tree may grow |
 # | `eta` | 0.2 | learning rate: how much each tree corrects the ones before |
 # | `subsample` | 0.7 | share of the training rows each tree sees |
-#
+
+# %% [markdown] track="v2"
 # **Exercise.** Set these five hyperparameters on `xgb_train` with `set_hyperparameters`.
 
-# %%
+# %% [markdown] track="v3"
+# **Exercise.** Set these five hyperparameters on `xgb_train`: a `ModelTrainer` keeps them in its attribute
+# `hyperparameters`, a dict (you could also have passed `hyperparameters={...}` to `ModelTrainer(...)`).
+
+# %% track="v2"
 # EXERCISE: Call xgb_train.set_hyperparameters(...) with the five values from the table.
 xgb_train.set_hyperparameters(
     objective="reg:squarederror",
@@ -124,11 +175,23 @@ xgb_train.set_hyperparameters(
 # END EXERCISE
 xgb_train.hyperparameters()
 
+# %% track="v3"
+# EXERCISE: Assign xgb_train.hyperparameters = {...}: a dict with the five values from the table.
+xgb_train.hyperparameters = {
+    "objective": "reg:squarederror",
+    "num_round": 50,
+    "max_depth": 5,
+    "eta": 0.2,
+    "subsample": 0.7,
+}
+# END EXERCISE
+xgb_train.hyperparameters
+
 # %% [markdown]
 # Checkpoint: the hyperparameters match the table. SageMaker sends every hyperparameter to the job as a string,
 # so `num_round="50"` is as right as `num_round=50`; the check compares the values as SageMaker sends them.
 
-# %%
+# %% track="v2"
 expected = {"objective": "reg:squarederror", "num_round": 50, "max_depth": 5, "eta": 0.2, "subsample": 0.7}
 got = xgb_train.hyperparameters()
 assert got.get("objective") != "reg:linear", "reg:linear is deprecated: use objective='reg:squarederror'."
@@ -140,7 +203,20 @@ wrong = {k: got[k] for k in expected if str(got[k]).strip() != str(expected[k])}
 assert not wrong, f"These values differ from the table: {wrong}; expected {({k: expected[k] for k in wrong})}."
 print("Hyperparameters OK")
 
-# %% [markdown]
+# %% track="v3"
+expected = {"objective": "reg:squarederror", "num_round": 50, "max_depth": 5, "eta": 0.2, "subsample": 0.7}
+got = xgb_train.hyperparameters
+assert isinstance(got, dict), f"xgb_train.hyperparameters is {got!r}: assign a dict with the five values."
+assert got.get("objective") != "reg:linear", "reg:linear is deprecated: use objective='reg:squarederror'."
+missing = sorted(set(expected) - set(got))
+assert not missing, f"Missing hyperparameters {missing}: set all five from the table."
+extra = sorted(set(got) - set(expected))
+assert not extra, f"Unexpected hyperparameters {extra}: set only the five from the table (check the spelling)."
+wrong = {k: got[k] for k in expected if str(got[k]).strip() != str(expected[k])}
+assert not wrong, f"These values differ from the table: {wrong}; expected {({k: expected[k] for k in wrong})}."
+print("Hyperparameters OK")
+
+# %% [markdown] track="v2"
 # ## 2. `fit()` under a PipelineSession
 #
 # The training job needs two input *channels*: `train` and `validation`. A `TrainingInput` names the S3 data of
@@ -149,7 +225,16 @@ print("Hyperparameters OK")
 # Under a `PipelineSession`, `fit()` starts no job: it returns the job's arguments, to be sent when a pipeline runs
 # the step. (In remote mode the SDK says so in a warning: "there will be No Wait, No Logs, and No Job being started".)
 
-# %%
+# %% [markdown] track="v3"
+# ## 2. `train()` under a PipelineSession
+#
+# The training job needs two input *channels*: `train` and `validation`. An `InputData` names one channel, its S3
+# data and its content type; XGBoost needs `text/csv` to read CSV (label first, no header).
+#
+# Under a `PipelineSession`, `train()` starts no job: it returns the job's arguments, to be sent when a pipeline runs
+# the step. (In remote mode the SDK says so in a warning: "there will be No Wait, No Logs, and No Job being started".)
+
+# %% track="v2"
 train_args = xgb_train.fit(
     inputs={
         "train": TrainingInput(s3_data=input_train_path, content_type="text/csv"),
@@ -158,11 +243,28 @@ train_args = xgb_train.fit(
 )
 type(train_args).__name__
 
-# %% [markdown]
+# %% track="v3"
+train_args = xgb_train.train(
+    input_data_config=[
+        InputData(channel_name="train", data_source=input_train_path, content_type="text/csv"),
+        InputData(channel_name="validation", data_source=input_validate_path, content_type="text/csv"),
+    ]
+)
+type(train_args).__name__
+
+# %% [markdown] track="v2"
 # ## 3. The TrainingStep
 #
 # The outline passes the estimator to the step (`TrainingStep(estimator=..., inputs=...)`); current SDK versions
 # deprecate that form. You pass what `fit()` returned, as `step_args`.
+#
+# **Exercise.** Create `step_train`, a `TrainingStep` named `"Train"` with `step_args=train_args`.
+
+# %% [markdown] track="v3"
+# ## 3. The TrainingStep
+#
+# The outline passes the estimator to the step (`TrainingStep(estimator=..., inputs=...)`); in SDK v3 a
+# `TrainingStep` takes only `step_args`: what `train()` returned.
 #
 # **Exercise.** Create `step_train`, a `TrainingStep` named `"Train"` with `step_args=train_args`.
 
@@ -290,12 +392,24 @@ lab_helpers.cleanup.cleanup(sess, **created)
 # %%
 lab_helpers.cleanup.cleanup(sess, dry_run=False, **created)
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # ## Summary
 #
 # - An `Estimator` with the XGBoost image and `set_hyperparameters` describes the training job.
 # - Under a `PipelineSession`, `fit()` returns the job's arguments; `TrainingStep(step_args=...)` turns them into
 #   a step.
+# - `step.properties` are placeholders (`{"Get": "Steps.Train...."}`) that SageMaker fills in at run time.
+# - `upsert()` creates or updates a pipeline, `start()` runs it, and `delete_pipeline` (here via `lab_helpers.cleanup`)
+#   removes it.
+#
+# **Next:** [04 · The model step](04_model_step.ipynb) — you turn the trained model artifact into a SageMaker model.
+
+# %% [markdown] track="v3"
+# ## Summary
+#
+# - A `ModelTrainer` with the XGBoost image and its `hyperparameters` dict describes the training job.
+# - Under a `PipelineSession`, `train()` returns the job's arguments; `TrainingStep(step_args=...)` turns them
+#   into a step.
 # - `step.properties` are placeholders (`{"Get": "Steps.Train...."}`) that SageMaker fills in at run time.
 # - `upsert()` creates or updates a pipeline, `start()` runs it, and `delete_pipeline` (here via `lab_helpers.cleanup`)
 #   removes it.
