@@ -63,6 +63,7 @@ NOTEBOOK_RUNS = (
     ("07_monitoring", "nothing (one abalone run if none succeeded before)", 0, 0, 0),
     ("08_automation", "the abalone run your upload starts (Lambda, SQS, SNS: far below a cent)", 0, 1, 0),
     ("09_cleanup", "nothing", 0, 0, 0),
+    ("10_v2_to_v3", "nothing (builds definitions offline)", 0, 0, 0),
 )
 
 

@@ -196,7 +196,8 @@ def test_sdk_v3_with_the_parts_the_kit_uses_passes_with_a_note(monkeypatch):
     monkeypatch.setattr(sagemaker, "__version__", "3.12.0")
     monkeypatch.setattr(preflight, "_importable", lambda name: name in preflight.V3_MODULES)
     check = preflight.check_sdk()
-    assert check.status == preflight.NOTE and "(v3)" in check.detail and "written for v2" in check.detail
+    assert check.status == preflight.NOTE and "(v3)" in check.detail and "the v2 track's notebooks" in check.detail
+    assert "Lesson 7.1 – SageMaker SDK 3.x" in check.fix
     monkeypatch.setattr(preflight, "_importable", lambda name: name != "sagemaker.mlops.workflow")
     check = preflight.check_sdk()
     assert check.status == preflight.FAIL and "lacks sagemaker.mlops.workflow" in check.detail
