@@ -31,6 +31,7 @@ import venv
 from pathlib import Path
 
 import pytest
+import sdk_envs
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
@@ -191,6 +192,36 @@ def test_setup_runs_only_the_new_environments_pip(tmp_path, monkeypatch):
     assert kit.STAMP.read_text() == kit._pyproject_hash()
 
 
+def test_setup_of_the_v3_track_runs_only_its_new_environments_pip(tmp_path, monkeypatch):
+    kit = _kit()
+    created, commands = [], []
+
+    def create(self, where):
+        created.append(Path(where))
+        (Path(where) / "bin").mkdir(parents=True)
+        (Path(where) / "bin" / "python").touch()
+
+    monkeypatch.setattr(kit.venv.EnvBuilder, "create", create)
+    site = tmp_path / "site-packages"
+    site.mkdir()
+
+    def run(command, check, **options):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout=f"{site}\n" if command[1] == "-c" else "")
+
+    monkeypatch.setattr(kit.subprocess, "run", run)
+    python = kit.setup_sdk3(tmp_path / "env3")
+    assert python == tmp_path / "env3" / "bin" / "python" and created == [tmp_path / "env3"]
+    assert commands and all(c[0] == str(python) for c in commands), "setup --sdk 3 runs only the new environment"
+    installs = [c for c in commands if c[1:4] == ["-m", "pip", "install"] and "--upgrade" not in c]
+    assert len(installs) == 1 and "sagemaker==3.12.0" in installs[0] and "sagemaker-mlops==1.12.0" in installs[0]
+    assert not any(arg.startswith("sagemaker>=2") or arg == "-e" for arg in installs[0]), "never the v2 pin"
+    assert "ipykernel>=6.29" in installs[0]
+    assert (site / "lesson-7-1-kit.pth").read_text(encoding="utf-8").strip() == str(kit.ROOT)
+    commands.clear()
+    assert kit.setup_sdk3(tmp_path / "env3") == python and commands == [], "set up once per requirements"
+
+
 def test_setup_refuses_a_python_the_kits_packages_do_not_install_on(monkeypatch):
     kit = _kit()
     monkeypatch.setattr(kit.sys, "version_info", (3, 13, 0, "final", 0))
@@ -264,8 +295,13 @@ def studio(tmp_path_factory):
                             text=True, timeout=1800)
     took = time.perf_counter() - started - built
     print(f"\nStudio stand-in: ready in {built:.0f} s; kit.py setup from it in {took:.0f} s")
-    return {"python": python, "before": before, "after": _snapshot(python), "setup": result,
-            "kit_python": kit_env / "bin" / "python", "data_dir": data_dir, "base": base}
+    # the v3 track's set-up from the stand-in, into the v3 environment the tests share (built once, then reused)
+    v3_python = sdk_envs.v3_python()
+    env3 = dict(env, KIT_VENV_SDK3=str(v3_python.parent.parent))
+    result3 = subprocess.run([str(python), str(ROOT / "kit.py"), "setup", "--sdk", "3"], cwd=ROOT, env=env3,
+                             capture_output=True, text=True, timeout=1800)
+    return {"python": python, "before": before, "after": _snapshot(python), "setup": result, "setup3": result3,
+            "kit_python": kit_env / "bin" / "python", "v3_python": v3_python, "data_dir": data_dir, "base": base}
 
 
 @pytest.mark.slow
@@ -276,6 +312,8 @@ def test_setup_from_the_studio_image_leaves_it_unchanged(studio):
     assert studio["after"][0] == studio["before"][0], "the stand-in's pip freeze changed"
     assert studio["after"][1] == studio["before"][1], "files in the stand-in's site-packages changed"
     assert b"sagemaker==3.12.0" in studio["after"][0]
+    assert studio["setup3"].returncode == 0, studio["setup3"].stdout[-3000:] + studio["setup3"].stderr[-3000:]
+    assert f"The Python that ran this set-up ({studio['python']}) was not changed." in studio["setup3"].stdout
     probe = subprocess.run([str(studio["python"]), "-c", "import sagemaker.core, sagemaker.train, sagemaker.serve, "
                             "sagemaker.mlops"], capture_output=True, text=True,
                            env=_clean_env(AWS_DEFAULT_REGION="us-east-1"))
@@ -297,6 +335,12 @@ def test_setup_registers_the_kit_kernel_where_jupyter_finds_it(studio, monkeypat
     version = subprocess.run([str(studio["kit_python"]), "-c", probe],
                              capture_output=True, text=True, env=_clean_env()).stdout
     assert version.startswith("2."), version
+    # the v3 track's kernel, beside it
+    found = KernelSpecManager().get_kernel_spec("lesson-7-1-sdk3")
+    assert found.display_name == "Lesson 7.1 – SageMaker SDK 3.x" and found.argv[0] == str(studio["v3_python"])
+    version = subprocess.run([str(studio["v3_python"]), "-c", probe],
+                             capture_output=True, text=True, env=_clean_env()).stdout
+    assert version.startswith("3."), version
 
 
 def _papermill(notebook, out, kernel, studio, lab_home):
