@@ -17,6 +17,14 @@ holding a ``sitecustomize.py`` that imports this module and calls :func:`start`;
 ``sitecustomize`` at start-up, before the kernel or the CLI runs.  Nothing happens without
 ``LAB_EMULATE_AWS=1``.
 
+A process whose environment has no moto (the SDK v3 environment) uses the emulator as a server instead:
+the test process runs moto's server on this machine (:func:`serve`) and ``emulator_env(..., endpoint=)``
+points the other process at it.  There :func:`start` sends every botocore client to that endpoint, whatever
+endpoint the client was made for (as in-process moto answers whatever endpoint a call names), keeps the
+guard, and writes each call (service, operation, HTTP status, the endpoint the caller asked for) as a JSON
+line to ``LAB_EMULATOR_CALLS``, so that a test can see which calls the SDK made and that the emulator
+answered each.
+
 Where moto lacks an answer the notebooks need in every run, :func:`fill_gaps` gives the one SageMaker
 gives for what moto models (an execution that ran no step); everything else is moto's own.
 """
@@ -59,13 +67,15 @@ def use_fake_account(patch, role=True):
         patch.setenv(var, value)
 
 
-def create_execution_role():
-    """The SageMaker execution role ``LAB_ROLE_ARN`` names, in the emulator's IAM (moto must be running)."""
+def create_execution_role(endpoint_url=None):
+    """The SageMaker execution role ``LAB_ROLE_ARN`` names, in the emulator's IAM (moto must be running, in this
+    process or as the server at ``endpoint_url``)."""
     import boto3
 
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                       "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
-    boto3.client("iam", region_name=REGION).create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint_url)
+    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
 
 
 _SITECUSTOMIZE = """\
@@ -79,11 +89,13 @@ aws_emulator.start()
 _started = None
 
 
-def emulator_env(base_env, folder, log_file, role=True):
+def emulator_env(base_env, folder, log_file, role=True, endpoint=None, calls_file=None):
     """Environment for a Python process (a notebook kernel, the CLI) that runs against the emulator.
 
     ``folder`` receives the ``sitecustomize.py``; ``log_file`` the connections the guard refused;
-    ``role=False`` leaves ``LAB_ROLE_ARN`` unset (a learner who has not set it).
+    ``role=False`` leaves ``LAB_ROLE_ARN`` unset (a learner who has not set it).  ``endpoint``: the URL of
+    the emulator's server (:func:`serve`) for a process that has no moto of its own; ``calls_file`` then
+    receives the AWS calls the process made.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,13 +109,25 @@ def emulator_env(base_env, folder, log_file, role=True):
         LAB_MODE="remote",
         SAGEMAKER_SUPPRESS_V2_WARNING="1",
     )
+    if endpoint:
+        env.update(LAB_EMULATOR_ENDPOINT=endpoint, AWS_ENDPOINT_URL=endpoint)
+        if calls_file:
+            env["LAB_EMULATOR_CALLS"] = str(calls_file)
     return env
 
 
 def start():
-    """Start moto in this process, create the execution role, and refuse connections off this machine."""
+    """Start moto in this process, create the execution role, and refuse connections off this machine.
+
+    With ``LAB_EMULATOR_ENDPOINT`` set, moto runs as a server elsewhere (:func:`serve`, which made the role):
+    this process's AWS clients are sent there instead.
+    """
     global _started
     if _started is not None or os.environ.get("LAB_EMULATE_AWS") != "1":
+        return _started
+    if os.environ.get("LAB_EMULATOR_ENDPOINT"):
+        _started = _use_server(os.environ["LAB_EMULATOR_ENDPOINT"], os.environ.get("LAB_EMULATOR_CALLS"))
+        _refuse_off_machine(os.environ.get("LAB_EMULATOR_LOG"))
         return _started
     from moto import mock_aws
 
@@ -116,6 +140,76 @@ def start():
     # an error and the function does not run - the one link of notebook 08 that needs real AWS.
     logging.getLogger("moto.awslambda.models").setLevel(logging.CRITICAL)
     return _started
+
+
+def serve(patch=None):
+    """Run the emulator as a server on this machine, in a thread of this process: ``(server, endpoint URL)``.
+
+    For processes that cannot import moto (see :func:`emulator_env`'s ``endpoint``).  The server starts from an
+    empty account and answers as :func:`fill_gaps` makes moto answer (``patch``: as there); the execution role
+    is created.  Stop it with ``server.stop()``.
+    """
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise RuntimeError(f"moto's server needs flask and flask-cors (the kit's test extra: "
+                           f"pip install -e '.[test]'): {exc}") from exc
+
+    fill_gaps(patch)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    _reset(endpoint)
+    create_execution_role(endpoint)
+    return server, endpoint
+
+
+def _reset(endpoint):
+    """Empty the emulator's account (moto's own reset call)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
+
+
+def _use_server(endpoint, calls_file=None):
+    """Send every botocore client of this process to the emulator's server at ``endpoint`` (recording each call)."""
+    import inspect
+
+    import botocore.session
+
+    create = botocore.session.Session.create_client
+    signature = inspect.signature(create)
+
+    def create_client(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        asked = bound.arguments.get("endpoint_url")
+        bound.arguments["endpoint_url"] = endpoint
+        client = create(*bound.args, **bound.kwargs)
+        if calls_file:
+            service = client.meta.service_model.service_name
+
+            def record(event_name, http_response=None, exception=None, **_):
+                call = {"service": service, "operation": event_name.rsplit(".", 1)[-1], "asked": asked,
+                        "url": client.meta.endpoint_url, "status": getattr(http_response, "status_code", None)}
+                if exception is not None:
+                    call["error"] = repr(exception)
+                with open(calls_file, "a") as out:
+                    out.write(json.dumps(call) + "\n")
+
+            client.meta.events.register("after-call", record)
+            client.meta.events.register("after-call-error", record)
+        return client
+
+    botocore.session.Session.create_client = create_client
+    return endpoint
+
+
+def calls(calls_file):
+    """The AWS calls a process made through the emulator's server (see :func:`emulator_env`), as dicts."""
+    path = Path(calls_file)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def fill_gaps(patch=None):

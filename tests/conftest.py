@@ -48,6 +48,19 @@ def local_sess(lab_home):
 PY = sys.executable
 
 
+@pytest.fixture(scope="module")
+def v3_python():
+    """The SDK v3 environment's python (tests/sdk_envs.py; skips, or fails under CI=true, if it cannot be built)."""
+    import sdk_envs
+
+    try:
+        return sdk_envs.v3_python()
+    except sdk_envs.EnvUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"The SDK v3 environment is required under CI: {exc}")
+        pytest.skip(f"The SDK v3 environment cannot be built here: {exc}")
+
+
 def run_child(code, env, *args, timeout=300):
     """Run Python code in a fresh process; returns the JSON its last stdout line holds."""
     import json

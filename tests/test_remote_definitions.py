@@ -4,6 +4,10 @@ Every AWS call is answered in-process by moto (fake credentials, region eu-west-
 The checks are plain functions returning a list of problems, so that a definition that gains a local path,
 a dangling ``Get``, a script that was not uploaded or an image from another region fails - the tests at the
 end corrupt a definition on purpose to show they do.
+
+The SDK v3 leg (``test_remote_definitions_v3.py``) reuses this module: its checks and its definition tests run
+on v3's definitions, and the pipeline API and the registry are exercised by the same ``record_*`` functions
+(run by the installed SDK, in the v3 process there) and judged by the same ``assert_*`` functions.
 """
 
 import copy
@@ -13,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import aws_emulator
-from lab_helpers import config, data, pipelines
+from lab_helpers import config, data, pipelines, sdk
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION, ACCOUNT, ROLE_ARN = aws_emulator.REGION, aws_emulator.ACCOUNT, aws_emulator.ROLE_ARN
@@ -144,6 +148,11 @@ def image_region_problems(definition, region):
             if ".dkr.ecr." in text and f".dkr.ecr.{region}." not in text]
 
 
+def step_name(world, v2_name):
+    """The name the world's SDK gives the step SDK v2 names ``v2_name`` (they differ for model steps)."""
+    return sdk.v3_step_name(v2_name) if world["sdk"] == 3 else v2_name
+
+
 def all_problems(definition, s3, region=REGION, forbidden=()):
     return (local_path_problems(definition, forbidden) + unresolved_get_problems(definition)
             + script_upload_problems(definition, s3) + image_region_problems(definition, region))
@@ -176,6 +185,7 @@ def world(tmp_path_factory):
             assert lab_helpers.mode_of(sess) == "remote" and not hasattr(sess, "cloud")
             built = {which: builder(sess) for which, builder in BUILDERS.items()}
             yield {
+                "sdk": 2,
                 "sess": sess,
                 "s3": sess.boto_session.client("s3", region_name=REGION),
                 "lab_home": lab_home,
@@ -214,7 +224,7 @@ def test_definition_is_fit_for_sagemaker(world, s3, which):
         scripts = {uri.rsplit("/", 1)[-1] for _, uri, _ in referenced_scripts(definition)}
         assert scripts == {"preprocess.py", "evaluate.py"}
         names = {s["Name"] for s in all_steps(definition)}
-        assert {"AbaloneMSEFail", "AbaloneTransform", "AbaloneCreateModel-CreateModel"} <= names  # nested
+        assert {"AbaloneMSEFail", "AbaloneTransform", step_name(world, "AbaloneCreateModel-CreateModel")} <= names
         assert any(ref == "Steps.AbaloneEval.PropertyFiles.EvaluationReport" for _, ref in iter_gets(definition))
     # the role is the one from LAB_ROLE_ARN, and every S3 URI is in this account's bucket
     assert ROLE_ARN in json.dumps(definition)
@@ -256,45 +266,64 @@ def test_data_upload_lands_at_the_returned_uris(remote_sess, s3):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", sorted(BUILDERS))
-def test_upsert_describe_start_and_list_executions(world, which):
-    sm = world["sess"].sagemaker_client
-    pipeline = world["pipelines"][which]
-    definition = world["definitions"][which]
-    assert pipeline.name not in [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
+def record_pipeline_api(sm, pipeline, which):
+    """Upsert ``pipeline`` twice and start it twice with the installed SDK, recording what SageMaker (``sm``, a
+    boto3 client) answers at each point: a JSON-able record for :func:`assert_pipeline_api` (either SDK)."""
 
-    created = pipeline.upsert(role_arn=ROLE_ARN, description="first")
-    assert created["PipelineArn"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{pipeline.name}"
-    first = sm.describe_pipeline(PipelineName=pipeline.name)
-    assert first["RoleArn"] == ROLE_ARN and first["PipelineStatus"] == "Active"
-    assert json.loads(first["PipelineDefinition"]) == definition
-    assert first.get("PipelineDescription") == "first"
+    def names():
+        return [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
 
-    updated = pipeline.upsert(role_arn=ROLE_ARN, description="second")  # exists: the SDK updates it
-    assert updated["PipelineArn"] == created["PipelineArn"]
-    names = [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
-    assert names.count(pipeline.name) == 1
-    second = sm.describe_pipeline(PipelineName=pipeline.name)
-    assert second.get("PipelineDescription") == "second"
-    assert json.loads(second["PipelineDefinition"]) == definition
+    def described():
+        found = sm.describe_pipeline(PipelineName=pipeline.name)
+        return {"role": found["RoleArn"], "status": found["PipelineStatus"],
+                "definition": json.loads(found["PipelineDefinition"]), "description": found.get("PipelineDescription")}
 
-    overrides = {"MseThreshold": 5.0} if which == "abalone" else {}
-    execution = pipeline.start(parameters=overrides or None)
-    assert execution.arn.startswith(created["PipelineArn"] + "/execution/")
-    recorded = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution.arn)["PipelineParameters"]
+    def executions():
+        return [e["PipelineExecutionArn"] for e in
+                sm.list_pipeline_executions(PipelineName=pipeline.name)["PipelineExecutionSummaries"]]
+
+    seen = {"name": pipeline.name, "before": names()}
+    seen["created"] = pipeline.upsert(role_arn=ROLE_ARN, description="first")["PipelineArn"]
+    seen["first"] = described()
+    seen["updated"] = pipeline.upsert(role_arn=ROLE_ARN, description="second")["PipelineArn"]  # exists: updated
+    seen["after"], seen["second"] = names(), described()
+    seen["overrides"] = {"MseThreshold": 5.0} if which == "abalone" else {}
+    execution = pipeline.start(parameters=seen["overrides"] or None)
+    seen["execution"] = execution.arn
+    seen["recorded"] = {p["Name"]: p["Value"] for p in sm.list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=execution.arn)["PipelineParameters"]}
+    seen["executions"] = executions()
+    seen["execution_pipeline"] = sm.describe_pipeline_execution(PipelineExecutionArn=execution.arn)["PipelineArn"]
+    seen["second_run"] = pipeline.start().arn
+    seen["all_executions"] = executions()
+    return seen
+
+
+def assert_pipeline_api(seen, definition):
+    """What :func:`record_pipeline_api` recorded is what SageMaker answers for a pipeline with ``definition``."""
+    name, overrides = seen["name"], seen["overrides"]
+    assert name not in seen["before"]
+    created = seen["created"]
+    assert created == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{name}"
+    assert seen["first"] == {"role": ROLE_ARN, "status": "Active", "definition": definition, "description": "first"}
+    assert seen["updated"] == created
+    assert seen["after"].count(name) == 1
+    assert seen["second"] == dict(seen["first"], description="second")
+    assert seen["execution"].startswith(created + "/execution/")
     # every parameter with the value this execution used: the override, else the default
     expected = {p["Name"]: str(overrides.get(p["Name"], p.get("DefaultValue"))) for p in definition["Parameters"]}
-    assert {p["Name"]: p["Value"] for p in recorded} == expected
+    assert seen["recorded"] == expected
     if overrides:
         assert expected["MseThreshold"] == "5.0"
-    executions = sm.list_pipeline_executions(PipelineName=pipeline.name)["PipelineExecutionSummaries"]
-    assert [e["PipelineExecutionArn"] for e in executions] == [execution.arn]
-    described = sm.describe_pipeline_execution(PipelineExecutionArn=execution.arn)
-    assert described["PipelineArn"] == created["PipelineArn"]
+    assert seen["executions"] == [seen["execution"]]
+    assert seen["execution_pipeline"] == created
+    assert set(seen["all_executions"]) == {seen["execution"], seen["second_run"]}
 
-    second_run = pipeline.start()
-    executions = sm.list_pipeline_executions(PipelineName=pipeline.name)["PipelineExecutionSummaries"]
-    assert {e["PipelineExecutionArn"] for e in executions} == {execution.arn, second_run.arn}
+
+@pytest.mark.parametrize("which", sorted(BUILDERS))
+def test_upsert_describe_start_and_list_executions(world, which):
+    seen = record_pipeline_api(world["sess"].sagemaker_client, world["pipelines"][which], which)
+    assert_pipeline_api(seen, world["definitions"][which])
 
 
 # --------------------------------------------------------------------------------------
@@ -349,7 +378,7 @@ def test_a_script_run_without_a_code_input_is_caught(abalone_definition, s3):
                                                    "but has no code input"]
 
 
-def test_dangling_gets_are_caught(abalone_definition):
+def test_dangling_gets_are_caught(abalone_definition, world):
     corrupt = copy.deepcopy(abalone_definition)
     corrupt["Parameters"] = [p for p in corrupt["Parameters"] if p["Name"] != "MseThreshold"]
     assert any("Parameters.MseThreshold" in p for p in unresolved_get_problems(corrupt))
@@ -360,8 +389,9 @@ def test_dangling_gets_are_caught(abalone_definition):
 
     corrupt = copy.deepcopy(abalone_definition)
     cond = corrupt["Steps"][3]["Arguments"]
-    cond["IfSteps"] = [s for s in cond["IfSteps"] if s["Name"] != "AbaloneCreateModel-CreateModel"]
-    assert any("AbaloneCreateModel-CreateModel" in p for p in unresolved_get_problems(corrupt))
+    create_model = step_name(world, "AbaloneCreateModel-CreateModel")  # nested in the condition
+    cond["IfSteps"] = [s for s in cond["IfSteps"] if s["Name"] != create_model]
+    assert any(f"Steps.{create_model}." in p for p in unresolved_get_problems(corrupt))
 
     assert unresolved_get_problems({"Steps": [], "X": {"Get": "Execution.NoSuchVariable"}})
 
@@ -380,51 +410,86 @@ def test_an_image_from_another_region_is_caught(abalone_definition):
 # --------------------------------------------------------------------------------------
 
 
-def test_registry_read_back_approval_and_cleanup(world, s3):
-    """A version registered with the SDK's own register() (no pipeline: moto runs no steps), then read,
-    filtered, approved and rejected with the calls the notebooks make, and removed by the kit's clean-up."""
+#: The registration the lesson makes (notebook 05), as both SDKs' register() take it.
+REGISTRATION = dict(content_types=["text/csv"], response_types=["text/csv"], inference_instances=["ml.t2.medium"],
+                    transform_instances=["ml.m5.large"], approval_status="PendingManualApproval")
+
+
+def register_v2(sess, group, model_data, report_uri):
+    """One model version registered with SDK v2's ``Model.register()`` (a plain session: it calls the API)."""
     import sagemaker
     from sagemaker.model import Model
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
 
-    from lab_helpers import cleanup, monitor
+    plain = sagemaker.Session(boto_session=sess.boto_session, default_bucket=BUCKET)
+    image = sagemaker.image_uris.retrieve("xgboost", REGION, version="1.7-1")
+    model = Model(image_uri=image, model_data=model_data, role=ROLE_ARN, sagemaker_session=plain)
+    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=report_uri, content_type="application/json"))
+    model.register(model_package_group_name=group, model_metrics=metrics, **REGISTRATION)
 
-    sess = world["sess"]
-    group = "AbaloneModelPackageGroup"
-    report_key = "pipelines-lab/registry-test/evaluation.json"
+
+def register_v3(sess, group, model_data, report_uri):
+    """One model version registered with SDK v3's ``ModelBuilder.register()`` (a plain session: it calls the API)."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.serve.model_builder import ModelBuilder
+
+    plain = Session(boto_session=sess.boto_session, default_bucket=BUCKET)
+    image = image_uris.retrieve(framework="xgboost", region=REGION, version="1.7-1")
+    builder = ModelBuilder(image_uri=image, s3_model_data_url=model_data, role_arn=ROLE_ARN, sagemaker_session=plain)
+    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=report_uri, content_type="application/json"))
+    builder.register(model_package_group_name=group, model_metrics=metrics, **REGISTRATION)
+
+
+def record_registry(sess, s3):
+    """Two versions registered with the installed SDK's register() (no pipeline: moto runs no steps), then read,
+    filtered, approved and rejected with the calls the notebooks make, and removed by the kit's clean-up: a
+    JSON-able record for :func:`assert_registry`."""
+    from lab_helpers import cleanup, monitor, sdk
+
+    group, prefix = "AbaloneModelPackageGroup", "pipelines-lab/registry-test/"
+    report_key = prefix + "evaluation.json"
     s3.put_object(Bucket=BUCKET, Key=report_key,
                   Body=json.dumps({"regression_metrics": {"mse": {"value": 4.17, "standard_deviation": 2.0}}}))
-    plain = sagemaker.Session(boto_session=sess.boto_session, default_bucket=BUCKET)  # register() calls the API
-    image = sagemaker.image_uris.retrieve("xgboost", REGION, version="1.7-1")
-    model = Model(image_uri=image, model_data=f"s3://{BUCKET}/pipelines-lab/registry-test/model.tar.gz",
-                  role=ROLE_ARN, sagemaker_session=plain)
-    metrics = ModelMetrics(model_statistics=MetricsSource(s3_uri=f"s3://{BUCKET}/{report_key}",
-                                                          content_type="application/json"))
+    register = register_v3 if sdk.is_v3() else register_v2
     for _ in range(2):
-        model.register(content_types=["text/csv"], response_types=["text/csv"],
-                       inference_instances=["ml.t2.medium"], transform_instances=["ml.m5.large"],
-                       model_package_group_name=group, approval_status="PendingManualApproval",
-                       model_metrics=metrics)
+        register(sess, group, f"s3://{BUCKET}/{prefix}model.tar.gz", f"s3://{BUCKET}/{report_key}")
 
     registry = monitor.registry_table(sess, group)
-    assert list(registry["version"]) == [2, 1]  # newest first
-    assert set(registry["approval"]) == {"PendingManualApproval"}
-    assert registry["mse"].tolist() == [pytest.approx(4.17)] * 2  # read from the report the version points to
-    newest, oldest = registry["arn"]
-    assert monitor.approve(sess, newest, description="reviewed") == "Approved"
-    assert monitor.reject(sess, oldest) == "Rejected"
-    registry = monitor.registry_table(sess, group)
-    assert registry.set_index("version").loc[2, "description"] == "reviewed"
-    rejected = sess.sagemaker_client.list_model_packages(  # notebook 05's exercise
-        ModelPackageGroupName=group, ModelApprovalStatus="Rejected")["ModelPackageSummaryList"]
-    assert [p["ModelPackageArn"] for p in rejected] == [oldest]
+    seen = {"versions": [int(v) for v in registry["version"]], "approvals": sorted(set(registry["approval"])),
+            "mse": [float(m) for m in registry["mse"]], "arns": list(registry["arn"])}
+    newest, oldest = seen["arns"]
+    seen["approved"] = monitor.approve(sess, newest, description="reviewed")
+    seen["rejected"] = monitor.reject(sess, oldest)
+    seen["description"] = monitor.registry_table(sess, group).set_index("version").loc[2, "description"]
+    seen["listed_rejected"] = [p["ModelPackageArn"] for p in sess.sagemaker_client.list_model_packages(  # notebook 05
+        ModelPackageGroupName=group, ModelApprovalStatus="Rejected")["ModelPackageSummaryList"]]
+    found = cleanup.inventory(sess, pipelines=[], groups=[group], s3_prefix=prefix)
+    seen["found_groups"] = [g["name"] for g in found["model_package_groups"]]
+    seen["found_packages"] = len(found["model_packages"])
+    seen["cleanup_errors"] = cleanup.cleanup(sess, dry_run=False, pipelines=[], groups=[group], s3_prefix=prefix)["errors"]
+    seen["registry_after"] = len(monitor.registry_table(sess, group))
+    seen["objects_after"] = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["KeyCount"]
+    return seen
 
-    found = cleanup.inventory(sess, pipelines=[], groups=[group], s3_prefix="pipelines-lab/registry-test/")
-    assert [g["name"] for g in found["model_package_groups"]] == [group] and len(found["model_packages"]) == 2
-    result = cleanup.cleanup(sess, dry_run=False, pipelines=[], groups=[group], s3_prefix="pipelines-lab/registry-test/")
-    assert not result["errors"]
-    assert monitor.registry_table(sess, group).empty
-    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="pipelines-lab/registry-test/")["KeyCount"] == 0
+
+def assert_registry(seen):
+    """What :func:`record_registry` recorded is what the notebooks should see."""
+    assert seen["versions"] == [2, 1]  # newest first
+    assert seen["approvals"] == ["PendingManualApproval"]
+    assert seen["mse"] == [pytest.approx(4.17)] * 2  # read from the report the version points to
+    newest, oldest = seen["arns"]
+    assert seen["approved"] == "Approved" and seen["rejected"] == "Rejected"
+    assert seen["description"] == "reviewed"
+    assert seen["listed_rejected"] == [oldest]
+    assert seen["found_groups"] == ["AbaloneModelPackageGroup"] and seen["found_packages"] == 2
+    assert not seen["cleanup_errors"]
+    assert seen["registry_after"] == 0 and seen["objects_after"] == 0
+
+
+def test_registry_read_back_approval_and_cleanup(world, s3):
+    assert_registry(record_registry(world["sess"], s3))
 
 
 def test_sdk_lookups_with_their_own_endpoints_land_in_the_emulator(world, monkeypatch):

@@ -12,7 +12,6 @@ import subprocess
 import textwrap
 
 import pytest
-import sdk_envs
 from conftest import child_env
 
 from lab_helpers import sdk
@@ -79,17 +78,6 @@ print("RESULT:" + json.dumps(result, default=str))
 #: Lines SDK v3 logs while building and running a pipeline that the kit quiets in local mode, as it quiets v2's.
 V3_ROUTINE_LINES = ("will collect telemetry", "Popping out", "Ignoring unnecessary instance type",
                     "Training image URI", "StoppingCondition not provided", "Model has been created")
-
-
-@pytest.fixture(scope="module")
-def v3_python():
-    """The v3 environment's python (skips, or fails under CI=true, if it cannot be built)."""
-    try:
-        return sdk_envs.v3_python()
-    except sdk_envs.EnvUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"The SDK v3 environment is required under CI: {exc}")
-        pytest.skip(f"The SDK v3 environment cannot be built here: {exc}")
 
 
 def _run_v3(python, lab_home, builder, mode, **env_extra):
