@@ -53,10 +53,17 @@ def _kit():
     return module
 
 
-def _guard():
-    """The kernel guard every notebook's first code cell starts with (its one source, lessons/kernel_check.py)."""
-    guard = (LESSONS / "kernel_check.py").read_text(encoding="utf-8")
-    assert guard.startswith(GUARD_FIRST_LINE)
+def _build_tool():
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _guard(track="v2"):
+    """The kernel guard a track's notebooks start with (its one source, lessons/kernel_check.py, for that track)."""
+    guard = _build_tool().kernel_check(track) + "\n"
+    assert guard.startswith(GUARD_FIRST_LINE) and "$" not in guard
     return guard
 
 
@@ -74,22 +81,26 @@ def test_every_lesson_starts_with_the_same_kernel_guard():
     first_lines = {path.name: path.read_text(encoding="utf-8").split("\n# %%\n", 1)[1].split("\n", 1)[0]
                    for path in sources}
     assert set(first_lines.values()) == {KERNEL_CHECK_MARKER}, first_lines
-    reference = _guard()
-    assert "import lab_helpers" not in reference and "from lab_helpers" not in reference
-    assert f"Switch the kernel to '{KERNEL_DISPLAY_NAME}'" in reference
     import nbformat
 
-    for folder in ("notebooks", "solutions"):
-        for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb")):
-            nb = nbformat.read(path, as_version=4)
-            first = next(cell for cell in nb.cells if cell.cell_type == "code")
-            assert first.source.startswith(reference.rstrip("\n")), f"{folder}/{path.name}: no kernel check first"
-            assert nb.metadata.kernelspec == {"display_name": KERNEL_DISPLAY_NAME, "language": "python",
-                                              "name": KERNEL_NAME}
+    tracks = {"v2": (("notebooks", "solutions"), KERNEL_NAME, KERNEL_DISPLAY_NAME),
+              "v3": (("notebooks/v3", "solutions/v3"), "lesson-7-1-sdk3", "Lesson 7.1 – SageMaker SDK 3.x")}
+    for track, (folders, name, display_name) in tracks.items():
+        reference = _guard(track)
+        assert "import lab_helpers" not in reference and "from lab_helpers" not in reference
+        assert f"Switch the kernel to '{display_name}'" in reference
+        for folder in folders:
+            paths = sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
+            assert len(paths) == len(sources), f"{folder}: a lesson is missing"
+            for path in paths:
+                nb = nbformat.read(path, as_version=4)
+                first = next(cell for cell in nb.cells if cell.cell_type == "code")
+                assert first.source.startswith(reference.rstrip("\n")), f"{folder}/{path.name}: no kernel check first"
+                assert nb.metadata.kernelspec == {"display_name": display_name, "language": "python", "name": name}
 
 
-def _run_guard(python_args, env, cwd):
-    guard = _guard()
+def _run_guard(python_args, env, cwd, track="v2"):
+    guard = _guard(track)
     return subprocess.run([*python_args, "-c", guard], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
 
 
@@ -118,6 +129,20 @@ def test_guard_names_the_v3_sdk_of_studios_own_kernel(tmp_path):
     (tmp_path / "lab_helpers" / "__init__.py").write_text("")
     result = _run_guard([sys.executable, "-S"], _clean_env(PYTHONPATH=str(tmp_path)), tmp_path)
     assert result.returncode == 1 and "which has SageMaker SDK 3.12.0. Switch the kernel to" in result.stderr
+
+
+def test_v3_guard_sends_the_v2_environment_and_studios_own_kernel_to_the_v3_kernel(tmp_path):
+    result = _run_guard([sys.executable], _clean_env(PYTHONPATH=str(ROOT)), tmp_path, track="v3")
+    assert result.returncode == 1 and "which has SageMaker SDK 2." in result.stderr
+    assert ("Switch the kernel to 'Lesson 7.1 – SageMaker SDK 3.x' (Kernel → Change Kernel…); if it isn't listed, "
+            "run `python3 kit.py setup --sdk 3` in a terminal in the kit's folder.") in result.stderr
+    _fake_distribution(tmp_path, "sagemaker", "3.12.0")  # Studio's own kernel: v3, but not the kit
+    result = _run_guard([sys.executable, "-S"], _clean_env(PYTHONPATH=str(tmp_path)), tmp_path, track="v3")
+    assert result.returncode == 1 and "which has SageMaker SDK 3.12.0 and no lab_helpers." in result.stderr
+    (tmp_path / "lab_helpers").mkdir()  # the kit and SDK 3.x: the v3 track's notebooks go on
+    (tmp_path / "lab_helpers" / "__init__.py").write_text("")
+    result = _run_guard([sys.executable, "-S"], _clean_env(PYTHONPATH=str(tmp_path)), tmp_path, track="v3")
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_guard_is_silent_in_the_kits_own_environment(tmp_path):
