@@ -206,8 +206,9 @@ print("abalone pipeline: the same in both tracks, but for", len(abalone_differen
 #
 # ## 5. How to move a pipeline of your own
 #
-# 1. Make a new environment (never upgrade the one JupyterLab runs in): `pip install "sagemaker==3.12.*"
-#    "sagemaker-core==2.12.*" "sagemaker-train==1.12.*" "sagemaker-serve==1.12.*" "sagemaker-mlops==1.12.*"`.
+# 1. Make a new environment (never upgrade the one JupyterLab runs in) with the five packages of one family, as the
+#    kit's `requirements-v3.txt` pins them: `python3 -m venv v3-env && v3-env/bin/pip install -r requirements-v3.txt`
+#    (`python3 kit.py setup --sdk 3` does this, plus the kit, for the v3 track).
 # 2. Change the imports and classes with the table in section 1, one step at a time.
 # 3. Build the definition with both SDKs and compare them, as above: every difference should be one you expect.
 # 4. Run it once in local mode, then in your account.
