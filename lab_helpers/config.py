@@ -26,6 +26,9 @@ MODES = ("local", "remote")
 #: The Jupyter kernel ``python3 kit.py setup`` registers: the kit's own environment, with SDK 2.x.
 KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
 
+#: How often ``execution.wait()`` polls a local execution, in seconds (AWS's default is every 30 s).
+LOCAL_WAIT_DELAY = 0.05
+
 #: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
 LOCAL_SDK_CONFIG = {
     "SchemaVersion": "1.0",
