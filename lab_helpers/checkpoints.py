@@ -12,7 +12,9 @@ stops with a bare ``AttributeError`` or ``KeyError`` before saying what is wrong
 Every correct form passes: ``step_args=`` or the older keyword arguments, ``JsonGet`` with the
 ``PropertyFile`` or its name, ``step_name=`` or ``step=``, ``ConditionLessThanOrEqualTo`` or the
 mirrored ``ConditionGreaterThan`` with the branches swapped (the condition is judged by what it
-does on an MSE below, at and above the threshold, not by its class).
+does on an MSE below, at and above the threshold, not by its class).  They judge SDK v2's objects and SDK v3's
+alike (:func:`lab_helpers.sdk.sdk_class`) and name a mistake in the same words in both; where a fix shows code
+that differs between the SDKs (a processing input or output), it is written in the installed SDK's API.
 """
 
 import functools
@@ -190,14 +192,39 @@ def _processing_parts(step, var):
         if items is not None and (not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items)):
             _fail(f"the {name} of `{var}` are {items!r}, not a list of {kind.__name__}s.",
                   f"pass {name}=[{kind.__name__}(...), ...].")
-    return (code, [(processing_paths(i)[0], str(processing_paths(i)[1]).rstrip("/")) for i in inputs or []],
-            {o.output_name: str(processing_paths(o)[1]).rstrip("/") for o in outputs or []})
+    return (code, [(processing_paths(i)[0], _container_path(processing_paths(i)[1])) for i in inputs or []],
+            {o.output_name: _container_path(processing_paths(o)[1]) for o in outputs or []})
+
+
+def _container_path(value):
+    """A folder in the container as the learner wrote it, without a trailing slash (a pipeline variable: as is)."""
+    return value if _expr(value) is not None else str(value).rstrip("/")
+
+
+def _processing_input_form(source, destination):
+    """How the installed SDK writes a processing input from ``source`` (code) into ``destination``."""
+    from .sdk import is_v3
+
+    if is_v3():
+        return (f'ProcessingInput(input_name="input", s3_input=ProcessingS3Input(s3_uri={source}, '
+                f'local_path="{destination}", s3_data_type="S3Prefix"))')
+    return f'ProcessingInput(source={source}, destination="{destination}")'
+
+
+def _processing_output_form(name, folder):
+    """How the installed SDK writes a processing output ``name`` that uploads ``folder``."""
+    from .sdk import is_v3
+
+    if is_v3():
+        return (f'ProcessingOutput(output_name="{name}", s3_output=ProcessingS3Output(local_path="{folder}", '
+                's3_uri=..., s3_upload_mode="EndOfJob"))')
+    return f'ProcessingOutput(output_name="{name}", source="{folder}")'
 
 
 @checkpoint("step_process")
 def processing_step(namespace=None):
     """06: ``step_process`` runs preprocess.py on the raw data and declares the outputs train, validation, test."""
-    from .sdk import sdk_class
+    from .sdk import is_v3, sdk_class
 
     ProcessingStep = sdk_class("ProcessingStep")
     step = _variable(namespace, "step_process", ProcessingStep, "ProcessingStep(name=..., step_args=...)")
@@ -209,14 +236,15 @@ def processing_step(namespace=None):
     wanted_input = f"{PROCESSING_DIR}/input"
     sources = [source for source, destination in inputs if destination == wanted_input]
     if not sources:
-        _fail(f"no input is copied to {wanted_input} (the inputs go to {[d for _, d in inputs] or 'nowhere'}).",
-              f'ProcessingInput(source=input_data, destination="{wanted_input}"): preprocess.py reads its CSV '
-              "from there.")
+        where = [d if _expr(d) is None else _describe(d) for _, d in inputs] or "nowhere"
+        _fail(f"no input is copied to {wanted_input} (the inputs go to {where}).",
+              f"{_processing_input_form('input_data', wanted_input)}: preprocess.py reads its CSV from there.")
     source = sources[0]
     if not (_is_parameter(source, "InputData") or source == namespace.get("input_uri")
             or (isinstance(source, str) and source.endswith("/data/abalone.csv"))):
         _fail(f"the input is {_describe(source)}, not the raw data.",
-              "pass source=input_data (the pipeline parameter InputData, so an execution can change it).")
+              f"pass {'s3_uri' if is_v3() else 'source'}=input_data (the pipeline parameter InputData, so an "
+              "execution can change it).")
     missing = [split for split in SPLITS if split not in outputs]
     if missing:
         _fail(f"step_process has the outputs {sorted(str(o) for o in outputs)}; {', '.join(missing)} "
@@ -224,10 +252,15 @@ def processing_step(namespace=None):
               "declare three ProcessingOutputs named train, validation and test: training reads "
               "outputs['train'] and ['validation'], the evaluation reads ['test'].")
     for split in SPLITS:
-        if outputs[split] != f"{PROCESSING_DIR}/{split}":
-            _fail(f"the output {split!r} uploads the folder {outputs[split]!r}, but preprocess.py writes the {split} "
+        folder = outputs[split]
+        if _expr(folder) is not None:
+            _fail(f"the output {split!r} has an S3 location ({_describe(folder)}) on the container's side: "
+                  f"preprocess.py writes the {split} split to the folder {PROCESSING_DIR}/{split}.",
+                  f"swap the two sides: {_processing_output_form(split, f'{PROCESSING_DIR}/{split}')}.")
+        if folder != f"{PROCESSING_DIR}/{split}":
+            _fail(f"the output {split!r} uploads the folder {folder!r}, but preprocess.py writes the {split} "
                   f"split to {PROCESSING_DIR}/{split}.",
-                  f'ProcessingOutput(output_name="{split}", source="{PROCESSING_DIR}/{split}").')
+                  f"{_processing_output_form(split, f'{PROCESSING_DIR}/{split}')}.")
     return f"{step.name} runs preprocess.py and declares the outputs {', '.join(SPLITS)}."
 
 

@@ -28,6 +28,9 @@ KIT_KERNEL = "Lesson 7.1 – SageMaker SDK 2.x"
 #: The kernel ``python3 kit.py setup --sdk 3`` registers: the v3 track's environment (``.venv-sdk3``), with SDK 3.x.
 KIT_KERNEL_V3 = "Lesson 7.1 – SageMaker SDK 3.x"
 
+#: How often ``execution.wait()`` polls a local execution, in seconds (AWS's default is every 30 s).
+LOCAL_WAIT_DELAY = 0.05
+
 #: SDK defaults for local mode: telemetry off (the SDK would otherwise send usage pings).
 LOCAL_SDK_CONFIG = {
     "SchemaVersion": "1.0",

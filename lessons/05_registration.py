@@ -30,6 +30,12 @@
 # **Cost:** local mode is free. Remote mode runs one training job on ml.m5.xlarge (3–5 minutes, about $0.01);
 # the model registry itself costs nothing.
 
+# %% [markdown] track="v3"
+# **SDK v3.** This notebook is written with SageMaker Python SDK v3, the SDK in SageMaker Studio's images. v3 has
+# neither the `RegisterModel` step collection nor the `Model` class: you describe the model with `ModelBuilder`
+# (`sagemaker.serve`), and a registration is `ModelStep(step_args=ModelBuilder(...).register(...))` — the form
+# sections 2 and 5 use. The v2 track (`notebooks/05_registration.ipynb`) has the outline's own code.
+
 # %% [markdown]
 # ## Setup
 #
@@ -65,7 +71,7 @@ print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}"
 # %% [markdown]
 # These are the SDK classes this notebook uses.
 
-# %%
+# %% track="v2"
 from sagemaker import image_uris
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
@@ -76,6 +82,17 @@ from sagemaker.workflow.parameters import ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.step_collections import RegisterModel
 from sagemaker.workflow.steps import TrainingStep
+
+# %% track="v3"
+from sagemaker.core import image_uris
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.steps import TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.model_trainer import ModelTrainer
 
 # %% [markdown]
 # ## 1. The training step you register
@@ -92,11 +109,15 @@ print("train:     ", data["train"])
 print("validation:", data["validation"])
 print("image:     ", xgb_image_uri)
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # The estimator and the `TrainingStep` are the outline's, in the `step_args` form of notebook 03. Inside a
 # `PipelineSession`, `fit()` starts nothing: it returns the request the step sends when the pipeline runs.
 
-# %%
+# %% [markdown] track="v3"
+# The trainer and the `TrainingStep` are notebook 03's: v3's `ModelTrainer` in place of the outline's `Estimator`.
+# Inside a `PipelineSession`, `train()` starts nothing: it returns the request the step sends when the pipeline runs.
+
+# %% track="v2"
 xgb_train = Estimator(
     image_uri=xgb_image_uri,
     instance_type="ml.m5.xlarge",
@@ -114,7 +135,24 @@ step_train = TrainingStep(
     }),
 )
 
-# %% [markdown]
+# %% track="v3"
+xgb_train = ModelTrainer(
+    training_image=xgb_image_uri,
+    compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
+    output_data_config=OutputDataConfig(s3_output_path=model_path),
+    hyperparameters=dict(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2, subsample=0.7),
+    role=role,
+    sagemaker_session=sess,
+)
+step_train = TrainingStep(
+    name="Train",
+    step_args=xgb_train.train(input_data_config=[
+        InputData(channel_name="train", data_source=data["train"], content_type="text/csv"),
+        InputData(channel_name="validation", data_source=data["validation"], content_type="text/csv"),
+    ]),
+)
+
+# %% [markdown] track="v2"
 # ## 2. The outline's `RegisterModel` step
 #
 # `RegisterModel` takes the estimator (for its image), the model artifact the training step will write,
@@ -124,7 +162,19 @@ step_train = TrainingStep(
 # The outline declares `response_types=["application/json"]`; the XGBoost container can answer in JSON, but
 # you declare `text/csv` here, the format the pipeline's batch transform (notebook 06) receives.
 
-# %%
+# %% [markdown] track="v3"
+# ## 2. The outline's registration step
+#
+# The outline registers with `RegisterModel`; in v3 you describe the model with `ModelBuilder` — its image, the
+# model artifact the training step will write, the role — and its `register(...)` takes the rest: what the model
+# accepts and returns, the instance types it may be deployed on, the **model package group** (one group per
+# problem; each registration adds a numbered version) and the approval status. Like `train()`, `register()` only
+# returns the request here, and `ModelStep` turns it into a pipeline step.
+#
+# The outline declares `response_types=["application/json"]`; the XGBoost container can answer in JSON, but
+# you declare `text/csv` here, the format the pipeline's batch transform (notebook 06) receives.
+
+# %% track="v2"
 group_name = "PipelineModelPackageGroup"
 step_register = RegisterModel(
     name="RegisterModel",
@@ -138,14 +188,41 @@ step_register = RegisterModel(
     approval_status="Approved",
 )
 
-# %% [markdown]
+# %% track="v3"
+group_name = "PipelineModelPackageGroup"
+step_register = ModelStep(
+    name="RegisterModel",
+    step_args=ModelBuilder(
+        image_uri=xgb_image_uri,
+        s3_model_data_url=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        role_arn=role,
+        sagemaker_session=sess,
+    ).register(
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        inference_instances=["ml.m5.xlarge"],
+        transform_instances=["ml.m5.xlarge"],
+        model_package_group_name=group_name,
+        approval_status="Approved",
+    ),
+)
+
+# %% [markdown] track="v2"
 # `RegisterModel` is a **step collection**: it expands into one or more real steps when the pipeline is
 # built. Here it is a single step named `RegisterModel-RegisterModel`; that is the name you see in Studio's
 # graph and in the step list of an execution.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output"] track="v2"
 for step in step_register.steps:
     print(f"{step.name:30} {type(step).__name__}")
+
+# %% [markdown] track="v3"
+# In v3 the `ModelStep` is the pipeline step itself, named as you named it: `RegisterModel`, of type `RegisterModel`
+# (v2's step collection adds a suffix, `RegisterModel-RegisterModel`). That is the name you see in Studio's graph
+# and in the step list of an execution.
+
+# %% tags=["nbval-check-output"] track="v3"
+print(f"{step_register.name:30} {step_register.step_type.value}")
 
 # %% [markdown]
 # `model_data` is not a string yet: it is a *property* of the training step, a placeholder SageMaker fills
@@ -185,14 +262,20 @@ model_metrics = ModelMetrics(
 )
 print("Model statistics report:", evaluation_report_uri)
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # ## 5. The current form: `ModelStep(step_args=model.register(...))`
 #
 # The SDK deprecates `RegisterModel` in favour of `ModelStep`. You describe the model once with `Model`
 # (image, artifact, role) and ask it to `register(...)`: like `fit()`, inside a `PipelineSession` this only
 # returns the request, and `ModelStep` turns it into a pipeline step.
 
-# %%
+# %% [markdown] track="v3"
+# ## 5. A registration with the parameter and the metrics
+#
+# The outline's registration has a fixed status and no metrics. Now you write one with both: you describe the
+# model once with `ModelBuilder` and keep it in `model`, then ask it to `register(...)`.
+
+# %% track="v2"
 model = Model(
     image_uri=xgb_image_uri,
     model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -200,12 +283,24 @@ model = Model(
     sagemaker_session=sess,
 )
 
-# %% [markdown]
+# %% track="v3"
+model = ModelBuilder(
+    image_uri=xgb_image_uri,
+    s3_model_data_url=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+    role_arn=role,
+    sagemaker_session=sess,
+)
+
+# %% [markdown] track="v2"
 # Now write the registration: the same arguments as `RegisterModel` above (without `estimator` and
 # `model_data`, which `model` already holds), plus `approval_status=model_approval_status` and
 # `model_metrics=model_metrics`.
 
-# %%
+# %% [markdown] track="v3"
+# Now write the registration: the same `register(...)` arguments as in section 2, with
+# `approval_status=model_approval_status` in place of `"Approved"`, plus `model_metrics=model_metrics`.
+
+# %% track="v2"
 # EXERCISE: Set register_args = model.register(...): RegisterModel's arguments + approval_status, model_metrics.
 register_args = model.register(
     content_types=["text/csv"],
@@ -219,14 +314,37 @@ register_args = model.register(
 # END EXERCISE
 step_register_v2 = ModelStep(name="RegisterModelV2", step_args=register_args)
 
-# %% [markdown]
+# %% track="v3"
+# EXERCISE: Set register_args = model.register(...): section 2's arguments + approval_status, model_metrics.
+register_args = model.register(
+    content_types=["text/csv"],
+    response_types=["text/csv"],
+    inference_instances=["ml.m5.xlarge"],
+    transform_instances=["ml.m5.xlarge"],
+    model_package_group_name=group_name,
+    approval_status=model_approval_status,
+    model_metrics=model_metrics,
+)
+# END EXERCISE
+step_register_v2 = ModelStep(name="RegisterModelV2", step_args=register_args)
+
+# %% [markdown] track="v2"
 # Checkpoint: the step exists and expands into a registration step.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output"] track="v2"
 names = [step.name for step in step_register_v2.steps]
 assert isinstance(step_register_v2, ModelStep), "Make step_register_v2 a ModelStep(name=..., step_args=register_args)."
 assert names == ["RegisterModelV2-RegisterModel"], f"Got {names}: pass the result of model.register(...) as step_args."
 print("Checkpoint passed:", names)
+
+# %% [markdown] track="v3"
+# Checkpoint: the step exists and is a registration step.
+
+# %% tags=["nbval-check-output"] track="v3"
+assert isinstance(step_register_v2, ModelStep), "Make step_register_v2 a ModelStep(name=..., step_args=register_args)."
+kind = step_register_v2.step_type.value
+assert kind == "RegisterModel", f"Got a {kind} step: pass the result of model.register(...) as step_args."
+print("Checkpoint passed:", step_register_v2.name, kind)
 
 # %% [markdown]
 # ## 6. What SageMaker receives

@@ -31,6 +31,14 @@
 # training job) and the abalone pipeline twice (four jobs on ml.m5.xlarge, then three jobs): about $0.12 in
 # total (1, 6 and 4 cents).
 
+# %% [markdown] track="v3"
+# **SDK v3.** This notebook is written with SageMaker Python SDK v3, the SDK in SageMaker Studio's images: the
+# pipeline classes come from `sagemaker.mlops.workflow` and `sagemaker.core.workflow`, `ModelTrainer` trains,
+# `ModelBuilder` creates and registers models, and a `ScriptProcessor` with the scikit-learn image preprocesses.
+# The pipelines you build are the same, step for step (the kit's v3 copy of the abalone pipeline is
+# `lab_helpers.pipelines_v3.abalone_pipeline`). The v2 track (`notebooks/06_pipeline.ipynb`) has the outline's
+# own code.
+
 # %% [markdown]
 # ## Setup
 #
@@ -64,7 +72,7 @@ print(f"Mode: {lab_helpers.mode_of(sess)} · region {region} · bucket {bucket}"
 # %% [markdown]
 # These are the SDK classes the outline's pipeline uses.
 
-# %%
+# %% track="v2"
 from botocore.exceptions import WaiterError
 from sagemaker import image_uris
 from sagemaker.estimator import Estimator
@@ -76,13 +84,24 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.step_collections import RegisterModel
 from sagemaker.workflow.steps import TrainingStep
 
+# %% track="v3"
+from botocore.exceptions import WaiterError
+from sagemaker.core import image_uris
+from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+from sagemaker.core.workflow.parameters import ParameterString
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.steps import TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.model_trainer import ModelTrainer
+
 # %% [markdown]
 # ## 1. The outline's three steps
 #
 # You built these in notebooks 03–05; they are repeated here so this notebook runs on its own. First
 # the data (uploaded once), the XGBoost image for your region, and the training step.
 
-# %%
+# %% track="v2"
 data = lab_helpers.pipelines.prepare_outline_data(sess)
 xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1")
 xgb_train = Estimator(image_uri=xgb_image_uri, instance_type="ml.m5.xlarge", instance_count=1,
@@ -94,20 +113,40 @@ step_train = TrainingStep(name="Train", step_args=xgb_train.fit(inputs={
     "validation": TrainingInput(s3_data=data["validation"], content_type="text/csv"),
 }))
 
+# %% track="v3"
+data = lab_helpers.pipelines.prepare_outline_data(sess)
+xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1")
+xgb_train = ModelTrainer(training_image=xgb_image_uri,
+                         compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
+                         output_data_config=OutputDataConfig(
+                             s3_output_path=f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/pipeline-model/"),
+                         hyperparameters=dict(objective="reg:squarederror", num_round=50, max_depth=5, eta=0.2,
+                                              subsample=0.7),
+                         role=role, sagemaker_session=sess)
+step_train = TrainingStep(name="Train", step_args=xgb_train.train(input_data_config=[
+    InputData(channel_name="train", data_source=data["train"], content_type="text/csv"),
+    InputData(channel_name="validation", data_source=data["validation"], content_type="text/csv"),
+]))
+
 # %% [markdown]
 # Then the model-creation step. The outline's `accelerator_type="ml.eia1.medium"` is gone: Elastic Inference
 # has reached end of life, and SageMaker refuses the request.
 
-# %%
+# %% track="v2"
 model = Model(image_uri=xgb_image_uri, model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
               role=role, sagemaker_session=sess)
 step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))
+
+# %% track="v3"
+model = ModelBuilder(image_uri=xgb_image_uri, s3_model_data_url=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+                     role_arn=role, sagemaker_session=sess)
+step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.build())
 
 # %% [markdown]
 # And the registration step, with the approval status as a parameter (notebook 05): new versions wait
 # for a reviewer unless an execution says otherwise.
 
-# %%
+# %% track="v2"
 model_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
 step_register = RegisterModel(
     name="RegisterModel",
@@ -120,6 +159,17 @@ step_register = RegisterModel(
     model_package_group_name="PipelineModelPackageGroup",
     approval_status=model_approval_status,
 )
+
+# %% track="v3"
+model_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
+step_register = ModelStep(name="RegisterModel", step_args=model.register(
+    content_types=["text/csv"],
+    response_types=["text/csv"],
+    inference_instances=["ml.m5.xlarge"],
+    transform_instances=["ml.m5.xlarge"],
+    model_package_group_name="PipelineModelPackageGroup",
+    approval_status=model_approval_status,
+))
 
 # %% [markdown]
 # ## 2. Create the pipeline and execute it
@@ -144,15 +194,30 @@ pipeline = Pipeline(
 )
 # END EXERCISE
 
-# %% [markdown]
+# %% [markdown] track="v2"
 # Checkpoint: the pipeline's definition has the three steps and the parameter. A step collection such as
 # `RegisterModel` gets a suffix, `RegisterModel-RegisterModel`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output"] track="v2"
 definition = json.loads(pipeline.definition())
 step_names = sorted(step["Name"] for step in definition["Steps"])
 print(step_names)
 assert step_names == ["AbaloneCreateModel-CreateModel", "RegisterModel-RegisterModel", "Train"], (
+    "Put step_train, step_create_model and step_register in steps=[...]."
+)
+assert [p["Name"] for p in definition["Parameters"]] == ["ModelApprovalStatus"], (
+    "Pass parameters=[model_approval_status]: a parameter must be declared before an execution can set it."
+)
+
+# %% [markdown] track="v3"
+# Checkpoint: the pipeline's definition has the three steps and the parameter. In v3 each `ModelStep` is one step
+# with its own name (v2 adds a suffix: `RegisterModel-RegisterModel`).
+
+# %% tags=["nbval-check-output"] track="v3"
+definition = json.loads(pipeline.definition())
+step_names = sorted(step["Name"] for step in definition["Steps"])
+print(step_names)
+assert step_names == ["AbaloneCreateModel", "RegisterModel", "Train"], (
     "Put step_train, step_create_model and step_register in steps=[...]."
 )
 assert [p["Name"] for p in definition["Parameters"]] == ["ModelApprovalStatus"], (
@@ -207,12 +272,29 @@ for step in reversed(execution.list_steps()):
 # Checkpoint: the execution succeeded, and the override reached the registry: the new version is approved.
 # If the registration failed, the message repeats the engine's reason (a wrong approval status is the usual one).
 
-# %% tags=["needs-aws"]
+# %% tags=["needs-aws"] track="v2"
 steps = {step["StepName"]: step for step in execution.list_steps()}
 register = steps.get("RegisterModel-RegisterModel")
 status = execution.describe()["PipelineExecutionStatus"]
 assert register is not None and register["StepStatus"] == "Succeeded", (
     f"The execution ended {status} and RegisterModel-RegisterModel did not succeed: "
+    + (lab_helpers.monitor.failure_reason(register) if register else "it did not run (see explain above).")
+    + ' → Fix: start with parameters={"ModelApprovalStatus": "Approved"}; the value is case-sensitive.'
+)
+package_arn = register["Metadata"]["RegisterModel"]["Arn"]
+package = sess.sagemaker_client.describe_model_package(ModelPackageName=package_arn)
+print(package_arn, package["ModelApprovalStatus"])
+assert status == "Succeeded", "The execution failed: read lab_helpers.monitor.explain(execution) above."
+assert package["ModelApprovalStatus"] == "Approved", (
+    f'The new version is {package["ModelApprovalStatus"]}: start with parameters={{"ModelApprovalStatus": "Approved"}}.'
+)
+
+# %% tags=["needs-aws"] track="v3"
+steps = {step["StepName"]: step for step in execution.list_steps()}
+register = steps.get("RegisterModel")
+status = execution.describe()["PipelineExecutionStatus"]
+assert register is not None and register["StepStatus"] == "Succeeded", (
+    f"The execution ended {status} and RegisterModel did not succeed: "
     + (lab_helpers.monitor.failure_reason(register) if register else "it did not run (see explain above).")
     + ' → Fix: start with parameters={"ModelApprovalStatus": "Approved"}; the value is case-sensitive.'
 )
@@ -236,7 +318,7 @@ assert package["ModelApprovalStatus"] == "Approved", (
 # First the given parts: the SDK classes, the six pipeline parameters (values an execution can change), and
 # `run_output(...)`, an S3 folder per execution under the kit's prefix, so runs never overwrite each other.
 
-# %%
+# %% track="v2"
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.sklearn.processing import SKLearnProcessor
@@ -249,6 +331,36 @@ from sagemaker.workflow.functions import Join, JsonGet
 from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TransformStep
+
+raw = lab_helpers.data.upload_abalone(sess)  # notebook 01 put these in S3; uploads only what is missing
+processing_instance_count = ParameterInteger(name="ProcessingInstanceCount", default_value=1)
+training_instance_type = ParameterString(name="TrainingInstanceType", default_value="ml.m5.xlarge")
+abalone_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
+input_data = ParameterString(name="InputData", default_value=raw["input"])
+batch_data = ParameterString(name="BatchData", default_value=raw["batch"])
+mse_threshold = ParameterFloat(name="MseThreshold", default_value=6.0)
+
+abalone_base = f"s3://{bucket}/{lab_helpers.LAB_PREFIX}/AbalonePipeline"
+
+
+def run_output(*parts):
+    """An S3 folder of the running execution: <abalone_base>/<execution id>/<parts...>."""
+    return Join(on="/", values=[abalone_base, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+# %% track="v3"
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+from sagemaker.core.transformer import Transformer
+from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep
 
 raw = lab_helpers.data.upload_abalone(sess)  # notebook 01 put these in S3; uploads only what is missing
 processing_instance_count = ParameterInteger(name="ProcessingInstanceCount", default_value=1)
@@ -279,7 +391,17 @@ def run_output(*parts):
 # `sklearn_processor.run(inputs=[...], outputs=[...], code=..., arguments=["--random-state", "42"])`. The input
 # is `input_data` (the parameter); the three outputs go to `run_output("AbaloneProcess", <split>)`.
 
-# %%
+# %% [markdown] track="v3"
+# v3 has no `SKLearnProcessor`: `sklearn_processor` is a `ScriptProcessor` on the scikit-learn image, which runs
+# the script with `python3`. Its inputs and outputs are the API's own shapes, with the S3 side and the container
+# side named as the API names them:
+#
+# - `ProcessingInput(input_name="input", s3_input=ProcessingS3Input(s3_uri=<from S3>, local_path=<folder in the
+#   container>, s3_data_type="S3Prefix"))`;
+# - `ProcessingOutput(output_name=<split>, s3_output=ProcessingS3Output(s3_uri=<to S3>, local_path=<folder in the
+#   container>, s3_upload_mode="EndOfJob"))`.
+
+# %% track="v2"
 sklearn_processor = SKLearnProcessor(framework_version="1.2-1", instance_type="ml.m5.xlarge",
                                      instance_count=processing_instance_count, base_job_name="abalone-process",
                                      role=role, sagemaker_session=sess)
@@ -304,6 +426,37 @@ step_process = ProcessingStep(
 )
 # END EXERCISE
 
+# %% track="v3"
+sklearn_image_uri = image_uris.retrieve(framework="sklearn", region=region, version="1.2-1",
+                                       instance_type="ml.m5.xlarge")
+sklearn_processor = ScriptProcessor(image_uri=sklearn_image_uri, command=["python3"], instance_type="ml.m5.xlarge",
+                                   instance_count=processing_instance_count, base_job_name="abalone-process",
+                                   role=role, sagemaker_session=sess)
+preprocess_script = lab_helpers.pipelines.step_script("preprocess.py")
+
+# EXERCISE: step_process = ProcessingStep(name="AbaloneProcess", step_args=sklearn_processor.run(...)), v3's shapes.
+step_process = ProcessingStep(
+    name="AbaloneProcess",
+    step_args=sklearn_processor.run(
+        inputs=[ProcessingInput(input_name="input", s3_input=ProcessingS3Input(
+            s3_uri=input_data, local_path="/opt/ml/processing/input", s3_data_type="S3Prefix"))],
+        outputs=[
+            ProcessingOutput(output_name="train", s3_output=ProcessingS3Output(
+                s3_uri=run_output("AbaloneProcess", "train"), local_path="/opt/ml/processing/train",
+                s3_upload_mode="EndOfJob")),
+            ProcessingOutput(output_name="validation", s3_output=ProcessingS3Output(
+                s3_uri=run_output("AbaloneProcess", "validation"), local_path="/opt/ml/processing/validation",
+                s3_upload_mode="EndOfJob")),
+            ProcessingOutput(output_name="test", s3_output=ProcessingS3Output(
+                s3_uri=run_output("AbaloneProcess", "test"), local_path="/opt/ml/processing/test",
+                s3_upload_mode="EndOfJob")),
+        ],
+        code=preprocess_script,
+        arguments=["--random-state", "42"],
+    ),
+)
+# END EXERCISE
+
 # %% [markdown]
 # Checkpoint: the step runs `preprocess.py` on `InputData` and declares the three outputs where the script
 # writes them.
@@ -317,7 +470,7 @@ lab_helpers.checkpoints.processing_step(globals())
 # The outline's XGBoost training step, now fed by your outputs: `step_process.properties` stands for the
 # processing job's description, which exists only once the job has run, so SageMaker fills in the URIs then.
 
-# %%
+# %% track="v2"
 xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1", instance_type="ml.m5.xlarge")
 abalone_estimator = Estimator(image_uri=xgb_image_uri, instance_type=training_instance_type, instance_count=1,
                               output_path=f"{abalone_base}/models", base_job_name="abalone-train",
@@ -328,6 +481,19 @@ abalone_train = TrainingStep(name="AbaloneTrain", step_args=abalone_estimator.fi
     "train": TrainingInput(s3_data=splits["train"].S3Output.S3Uri, content_type="text/csv"),
     "validation": TrainingInput(s3_data=splits["validation"].S3Output.S3Uri, content_type="text/csv"),
 }))
+
+# %% track="v3"
+xgb_image_uri = image_uris.retrieve(framework="xgboost", region=region, version="1.7-1", instance_type="ml.m5.xlarge")
+abalone_trainer = ModelTrainer(training_image=xgb_image_uri,
+                               compute=Compute(instance_type=training_instance_type, instance_count=1),
+                               output_data_config=OutputDataConfig(s3_output_path=f"{abalone_base}/models"),
+                               hyperparameters=dict(lab_helpers.pipelines.HYPERPARAMETERS),
+                               base_job_name="abalone-train", role=role, sagemaker_session=sess)
+splits = step_process.properties.ProcessingOutputConfig.Outputs
+abalone_train = TrainingStep(name="AbaloneTrain", step_args=abalone_trainer.train(input_data_config=[
+    InputData(channel_name="train", data_source=splits["train"].S3Output.S3Uri, content_type="text/csv"),
+    InputData(channel_name="validation", data_source=splits["validation"].S3Output.S3Uri, content_type="text/csv"),
+]))
 
 # %% [markdown]
 # ### 3.3 Evaluation and its report
@@ -341,7 +507,7 @@ abalone_train = TrainingStep(name="AbaloneTrain", step_args=abalone_estimator.fi
 # `ProcessingStep` named `"AbaloneEval"` with `step_args=eval_args` that declares the report
 # (`property_files=[...]`).
 
-# %%
+# %% track="v2"
 script_eval = ScriptProcessor(image_uri=xgb_image_uri, command=["python3"], instance_type="ml.m5.xlarge",
                               instance_count=1, base_job_name="abalone-eval", role=role, sagemaker_session=sess)
 evaluation_uri = run_output("AbaloneEval", "evaluation")
@@ -351,6 +517,26 @@ eval_args = script_eval.run(
             ProcessingInput(source=splits["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
     outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation",
                               destination=evaluation_uri)],
+    code=lab_helpers.pipelines.step_script("evaluate.py"),
+)
+
+# EXERCISE: evaluation_report = PropertyFile(...); step_eval = ProcessingStep(..., property_files=[...]).
+evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+step_eval = ProcessingStep(name="AbaloneEval", step_args=eval_args, property_files=[evaluation_report])
+# END EXERCISE
+
+# %% track="v3"
+script_eval = ScriptProcessor(image_uri=xgb_image_uri, command=["python3"], instance_type="ml.m5.xlarge",
+                              instance_count=1, base_job_name="abalone-eval", role=role, sagemaker_session=sess)
+evaluation_uri = run_output("AbaloneEval", "evaluation")
+eval_args = script_eval.run(
+    inputs=[ProcessingInput(input_name="model", s3_input=ProcessingS3Input(
+                s3_uri=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
+                local_path="/opt/ml/processing/model", s3_data_type="S3Prefix")),
+            ProcessingInput(input_name="test", s3_input=ProcessingS3Input(
+                s3_uri=splits["test"].S3Output.S3Uri, local_path="/opt/ml/processing/test", s3_data_type="S3Prefix"))],
+    outputs=[ProcessingOutput(output_name="evaluation", s3_output=ProcessingS3Output(
+        s3_uri=evaluation_uri, local_path="/opt/ml/processing/evaluation", s3_upload_mode="EndOfJob"))],
     code=lab_helpers.pipelines.step_script("evaluate.py"),
 )
 
@@ -371,7 +557,7 @@ lab_helpers.checkpoints.property_file(globals())
 # As in notebooks 04 and 05, with one addition: the registered version carries the evaluation report as its
 # model metrics, so the registry shows each version's MSE.
 
-# %%
+# %% track="v2"
 abalone_model = Model(image_uri=xgb_image_uri, model_data=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
                       role=role, sagemaker_session=sess)
 step_register = ModelStep(name="AbaloneRegisterModel", step_args=abalone_model.register(
@@ -382,6 +568,19 @@ step_register = ModelStep(name="AbaloneRegisterModel", step_args=abalone_model.r
         s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json")),
 ))
 step_create_model = ModelStep(name="AbaloneCreateModel", step_args=abalone_model.create(instance_type="ml.m5.large"))
+
+# %% track="v3"
+abalone_model = ModelBuilder(image_uri=xgb_image_uri,
+                             s3_model_data_url=abalone_train.properties.ModelArtifacts.S3ModelArtifacts,
+                             role_arn=role, sagemaker_session=sess)
+step_register = ModelStep(name="AbaloneRegisterModel", step_args=abalone_model.register(
+    content_types=["text/csv"], response_types=["text/csv"],
+    inference_instances=["ml.t2.medium", "ml.m5.large"], transform_instances=["ml.m5.large"],
+    model_package_group_name=lab_helpers.pipelines.ABALONE_GROUP, approval_status=abalone_approval_status,
+    model_metrics=ModelMetrics(model_statistics=MetricsSource(
+        s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json")),
+))
+step_create_model = ModelStep(name="AbaloneCreateModel", step_args=abalone_model.build())
 
 # %% [markdown]
 # ### 3.5 Batch transform

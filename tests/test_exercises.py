@@ -16,15 +16,14 @@ import textwrap
 import nbformat
 import pytest
 
-from notebook_helpers import SOLUTIONS
+from notebook_helpers import ROOT, SOLUTIONS
 
 RUNNER = textwrap.dedent('''
     import json, sys
-    import nbformat
-    spec = json.loads(sys.argv[1])
-    nb = nbformat.read(spec["notebook"], as_version=4)
+    from types import SimpleNamespace
+    spec = json.loads(sys.stdin.read())
     cells, skipping = [], False
-    for cell in nb.cells:
+    for cell in (SimpleNamespace(**c) for c in spec["cells"]):
         if cell.cell_type == "markdown" and cell.source.startswith("## "):
             skipping = any(cell.source.startswith(h) for h in spec["skip"])
         if cell.cell_type == "code" and not skipping:
@@ -60,7 +59,7 @@ RUNNER = textwrap.dedent('''
     for i, cell in enumerate(cells):
         for name in starts.get(i, []):
             outcomes[name] = variant(spec["cases"][name], namespace)
-        source = cell.source + ("\\nMODE = 'local'" if "parameters" in cell.metadata.get("tags", []) else "")
+        source = cell.source + ("\\nMODE = 'local'" if "parameters" in cell.tags else "")
         error = run(namespace, [source])
         if error:
             outcomes["solution"] = dict(error, cell=cell.source[:300])
@@ -69,16 +68,24 @@ RUNNER = textwrap.dedent('''
 ''')
 
 
-def run_cases(notebook, cases, tmp_path, skip=(), stop="## Clean up"):
-    """{case: None or {"error", "message"}} for each case, and "solution" if the solution itself failed."""
-    text = "\n".join(cell.source for cell in nbformat.read(SOLUTIONS / notebook, as_version=4).cells)
+def run_cases(notebook, cases, tmp_path, skip=(), stop="## Clean up", python=sys.executable, solutions=SOLUTIONS):
+    """{case: None or {"error", "message"}} for each case, and "solution" if the solution itself failed.
+
+    ``python`` runs the notebook's cells (the v3 track: the v3 environment's python, ``solutions / "v3"``).
+    """
+    cells = [{"cell_type": cell.cell_type, "source": cell.source, "tags": cell.metadata.get("tags", [])}
+             for cell in nbformat.read(solutions / notebook, as_version=4).cells]
+    text = "\n".join(cell["source"] for cell in cells)
     for name, case in cases.items():
         for old in [*case["replace"], case["until"]]:
             assert old in text, f"{name}: {old!r} is not in {notebook}: the test no longer swaps an answer in"
-    spec = json.dumps({"notebook": str(SOLUTIONS / notebook), "skip": list(skip), "stop": stop, "cases": cases})
+    # the cells go to the child on stdin: the v3 environment has no nbformat
+    spec = json.dumps({"cells": cells, "skip": list(skip), "stop": stop, "cases": cases})
     env = dict(os.environ, LAB_HOME=str(tmp_path / "lab"), LAB_MODE="local", MPLBACKEND="Agg",
-               SAGEMAKER_SUPPRESS_V2_WARNING="1")
-    result = subprocess.run([sys.executable, "-c", RUNNER, spec], cwd=SOLUTIONS, env=env,
+               SAGEMAKER_SUPPRESS_V2_WARNING="1", COLUMNS="1000")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # this kit, not another
+    env.pop("VIRTUAL_ENV", None)
+    result = subprocess.run([str(python), "-c", RUNNER], input=spec, cwd=solutions, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -168,6 +175,10 @@ PIPELINE_CASES = {
         (OUT_TRAIN, OUT_TRAIN.replace('"train"', '"training"', 1))]),
     "process: output folder": (CHECK("processing_step"), [(OUT_TRAIN, OUT_TRAIN.replace(
         '"/opt/ml/processing/train"', '"/opt/ml/processing/output/train"'))]),
+    "process: sides swapped": (CHECK("processing_step"), [(
+        OUT_TRAIN + '\n                             destination=run_output("AbaloneProcess", "train")),',
+        'ProcessingOutput(output_name="train", source=run_output("AbaloneProcess", "train"),\n'
+        '                             destination="/opt/ml/processing/train"),')]),
     "process: input to a file path": (CHECK("processing_step"), [(
         'destination="/opt/ml/processing/input")', 'destination="/opt/ml/processing/input/abalone.csv")')]),
     "process: run() not wrapped": (CHECK("processing_step"), [
@@ -242,6 +253,7 @@ def test_06_accepts_other_correct_forms(pipeline_outcomes, name):
     ("process: output named training", ["train is missing", "named train, validation and test"]),
     ("process: output folder", ["'/opt/ml/processing/output/train'",
                                 "writes the train split to /opt/ml/processing/train"]),
+    ("process: sides swapped", ["an S3 location (Join) on the container's side", "swap the two sides"]),
     ("process: input to a file path", ["no input is copied to /opt/ml/processing/input"]),
     ("process: run() not wrapped", ["the job's arguments", "as step_args="]),
     ("report: no property_files", ["declares no property files", "property_files=[evaluation_report]"]),
@@ -263,9 +275,84 @@ def test_06_rejects_plausible_mistakes(pipeline_outcomes, name, named):
     _fails(pipeline_outcomes[name], *named)
 
 
+def test_06_processing_fixes_are_written_in_sdk_v2(pipeline_outcomes):
+    assert 'ProcessingInput(source=input_data, destination="/opt/ml/processing/input")' in (
+        pipeline_outcomes["process: input to a file path"]["message"])
+    assert 'ProcessingOutput(output_name="train", source="/opt/ml/processing/train")' in (
+        pipeline_outcomes["process: output folder"]["message"])
+
+
 def test_06_an_f_string_of_a_pipeline_variable_is_refused_by_the_sdk_at_once(pipeline_outcomes):
     """Python cannot format a JsonGet: the SDK raises at definition time, in the learner's own cell."""
     _fails(pipeline_outcomes["fail: f-string"], "do not support __str__", error="TypeError")
+
+
+# --------------------------------------------------------------------------- 06 in the SDK v3 track
+# The same exercises in v3's API (solutions/v3): the checkpoints pass the v3 solution and the other correct forms,
+# and stop each plausible mistake with the message they give in v2; only a fix's code is written in v3's API.
+
+V3_CONDITIONS = "__import__('sagemaker.core.workflow.conditions', fromlist=['conditions'])."
+V3_OUT_TRAIN = 'ProcessingOutput(output_name="train", s3_output=ProcessingS3Output('
+V3_TRAIN_SIDES = 's3_uri=run_output("AbaloneProcess", "train"), local_path="/opt/ml/processing/train",'
+V3_INPUT = 'local_path="/opt/ml/processing/input"'
+#: v2's cases whose answer has another form in v3 (v3's own follow), or none (the legacy TransformStep arguments)
+V2_FORMS = ("process: output named training", "process: output folder", "process: input to a file path",
+            "process: sides swapped", "transform: legacy form")
+PIPELINE_CASES_V3 = {
+    **{name: (until, [(old, new.replace("__import__('sagemaker').workflow.conditions.", V3_CONDITIONS))
+                      for old, new in pairs])
+       for name, (until, pairs) in PIPELINE_CASES.items() if name not in V2_FORMS},
+    "process: output named training": (CHECK("processing_step"), [
+        (V3_OUT_TRAIN, V3_OUT_TRAIN.replace('"train"', '"training"'))]),
+    "process: output folder": (CHECK("processing_step"), [(V3_TRAIN_SIDES, V3_TRAIN_SIDES.replace(
+        '"/opt/ml/processing/train"', '"/opt/ml/processing/output/train"'))]),
+    "process: input to a file path": (CHECK("processing_step"), [(V3_INPUT, V3_INPUT[:-1] + '/abalone.csv"')]),
+    "process: sides swapped": (CHECK("processing_step"), [(
+        V3_TRAIN_SIDES, 's3_uri="/opt/ml/processing/train", local_path=run_output("AbaloneProcess", "train"),')]),
+}
+
+
+@pytest.fixture(scope="module")
+def v3_pipeline_outcomes(tmp_path_factory):
+    """The 06 cases run in the v3 track (skips, or fails under CI=true, without the v3 environment)."""
+    import sdk_envs
+
+    try:
+        python = sdk_envs.v3_python()
+    except sdk_envs.EnvUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"The SDK v3 environment is required under CI: {exc}")
+        pytest.skip(f"The SDK v3 environment cannot be built here: {exc}")
+    cases = {name: {"until": until, "replace": dict(pairs)} for name, (until, pairs) in PIPELINE_CASES_V3.items()}
+    return run_cases("06_pipeline.ipynb", cases, tmp_path_factory.mktemp("ex06-v3"), skip=("## 2.",), stop="## 4.",
+                     python=python, solutions=SOLUTIONS / "v3")
+
+
+def test_06_v3_solution_passes_every_checkpoint(v3_pipeline_outcomes):
+    assert "solution" not in v3_pipeline_outcomes, v3_pipeline_outcomes["solution"]
+
+
+@pytest.mark.parametrize("name", ["fail: JsonGet by name, step=", "cond: greater-than, branches swapped",
+                                  "cond: mirrored operands"])
+def test_06_v3_accepts_other_correct_forms(v3_pipeline_outcomes, name):
+    assert v3_pipeline_outcomes[name] is None, v3_pipeline_outcomes[name]
+
+
+@pytest.mark.parametrize("name", sorted(set(PIPELINE_CASES_V3) - {
+    "fail: JsonGet by name, step=", "cond: greater-than, branches swapped", "cond: mirrored operands"}))
+def test_06_v3_rejects_each_mistake_as_v2_does(pipeline_outcomes, v3_pipeline_outcomes, name):
+    """Same error, same ✗ line (what is wrong) in both tracks."""
+    v2, v3 = pipeline_outcomes[name], v3_pipeline_outcomes[name]
+    assert v2 and v3 and v3["error"] == v2["error"], (v2, v3)
+    assert v3["message"].splitlines()[0] == v2["message"].splitlines()[0], (v2["message"], v3["message"])
+
+
+def test_06_v3_processing_fixes_are_written_in_sdk_v3(v3_pipeline_outcomes):
+    assert ('ProcessingInput(input_name="input", s3_input=ProcessingS3Input(s3_uri=input_data, '
+            'local_path="/opt/ml/processing/input", s3_data_type="S3Prefix"))') in (
+        v3_pipeline_outcomes["process: input to a file path"]["message"])
+    assert ('ProcessingOutput(output_name="train", s3_output=ProcessingS3Output('
+            'local_path="/opt/ml/processing/train"') in v3_pipeline_outcomes["process: output folder"]["message"]
 
 
 # --------------------------------------------------------------------------- checkpoints on odd objects

@@ -227,6 +227,33 @@ def test_v3_exercise_checkpoints_judge_v3_steps(v3_python, lab_home):
                       "preprocess.py writes the train split to /opt/ml/processing/train."], proc.stdout
 
 
+#: In the v3 environment: wait() with the SDK's defaults (a poll every 30 s) on a local execution of a few seconds;
+#: prints how long it waited and how the execution ended.
+V3_WAIT = """
+import time
+import lab_helpers
+from lab_helpers import pipelines
+sess = lab_helpers.session("local")
+pipeline = pipelines.outline_pipeline(sess)
+pipeline.upsert(role_arn=lab_helpers.execution_role(sess))
+execution = pipeline.start()
+started = time.monotonic()
+execution.wait()
+print("WAITED:", time.monotonic() - started, execution.describe()["PipelineExecutionStatus"])
+"""
+
+
+def test_v3_local_wait_returns_when_the_execution_ends(v3_python, lab_home):
+    """As under v2, a local execution is polled often: the lessons' wait() calls do not sit out AWS's 30 s."""
+    env = child_env(lab_home)
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run([str(v3_python), "-c", textwrap.dedent(V3_WAIT)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    seconds, status = proc.stdout.rpartition("WAITED:")[2].split()
+    assert status == "Succeeded" and float(seconds) < 20, proc.stdout[-2000:]
+
+
 def test_v3_check_passes_in_local_mode(v3_python, lab_home):
     env = child_env(lab_home)
     env.pop("VIRTUAL_ENV", None)

@@ -2,7 +2,7 @@
 
 from sagemaker.workflow.pipeline_context import PipelineSession
 
-from ..config import LOCAL_SDK_CONFIG
+from ..config import LOCAL_SDK_CONFIG, LOCAL_WAIT_DELAY
 from .images import remote_function
 
 
@@ -58,10 +58,6 @@ def _make_sdk_default(boto_session):
 
     send.lab_guarded = True
     telemetry_logging._send_telemetry_request = send
-
-
-#: How often ``execution.wait()`` polls a local execution (AWS's default is every 30 s).
-LOCAL_WAIT_DELAY = 0.05
 
 
 def _poll_local_executions_often():

@@ -7,7 +7,7 @@ needs Docker; this session does not.
 
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-from ..config import LOCAL_SDK_CONFIG
+from ..config import LOCAL_SDK_CONFIG, LOCAL_WAIT_DELAY
 
 
 def _make_sdk_default(boto_session):
@@ -30,6 +30,31 @@ def _make_sdk_default(boto_session):
     telemetry_logging._send_telemetry_request = send
 
 
+def _poll_local_executions_often():
+    """Make v3's ``PipelineExecution.wait`` poll a local execution every 0.05 s instead of every 30 s.
+
+    v2's twin is :func:`lab_helpers.local.session._poll_local_executions_often`: the same total patience
+    (``delay * max_attempts``) with a shorter delay, for local sessions only.
+    """
+    import math
+
+    from sagemaker.mlops.workflow.pipeline import PipelineExecution
+
+    original = PipelineExecution.wait
+    if getattr(original, "lab_local", False):
+        return
+
+    def wait(self, delay=30, max_attempts=60):
+        if getattr(self.sagemaker_session, "lab_mode", None) == "local" and delay > LOCAL_WAIT_DELAY:
+            max_attempts = int(math.ceil(delay * max_attempts / LOCAL_WAIT_DELAY))
+            delay = LOCAL_WAIT_DELAY
+        return original(self, delay=delay, max_attempts=max_attempts)
+
+    wait.lab_local = True
+    wait.__doc__ = original.__doc__
+    PipelineExecution.wait = wait
+
+
 class LocalLabSession(PipelineSession):
     """SDK v3's ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`)."""
 
@@ -41,6 +66,7 @@ class LocalLabSession(PipelineSession):
         # v3's ProcessingStep makes a throw-away plain boto3.Session() (to name a local-mode method) that
         # needs a region, as Studio's environment gives it; offline, the local cloud's region is that region.
         os.environ.setdefault("AWS_DEFAULT_REGION", cloud.region)
+        _poll_local_executions_often()
         self.cloud = cloud
         self.lab_role_arn = cloud.role_arn
         boto_session = cloud.boto_session()
