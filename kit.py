@@ -24,7 +24,7 @@ stay as built).  Extra arguments pass through: ``python3 kit.py run --param MseT
 The lesson has two tracks (lessons/FORMAT.md): v2, the code the lesson outline shows (``notebooks/``), and v3,
 what Studio's images ship (``notebooks/v3/``).  ``--sdk 3`` sets up the v3 track's own environment,
 ``.venv-sdk3`` (``KIT_VENV_SDK3`` puts it elsewhere): SDK v3 as ``requirements-v3.txt`` pins it, the kit's
-other dependencies, ipykernel, and the kit's folder on its path; it is redone only when ``pyproject.toml`` or
+other dependencies and its ``test`` extra (as ``.venv``), and the kit's folder on its path; it is redone only when ``pyproject.toml`` or
 ``requirements-v3.txt`` changes, and registered as the kernel "Lesson 7.1 – SageMaker SDK 3.x".
 """
 
@@ -51,8 +51,6 @@ KERNEL_DISPLAY_NAME = "Lesson 7.1 – SageMaker SDK 2.x"  # what JupyterLab's ke
 KERNELS = {2: (KERNEL_NAME, KERNEL_DISPLAY_NAME), 3: ("lesson-7-1-sdk3", "Lesson 7.1 – SageMaker SDK 3.x")}
 VENV_SDK3 = Path(os.environ.get("KIT_VENV_SDK3") or ROOT / ".venv-sdk3").absolute()
 V3_REQUIREMENTS = ROOT / "requirements-v3.txt"
-#: What the v3 environment installs besides the SDK and the kit's dependencies: a kernel, and pytest for tests
-V3_TOOLS = ("ipykernel>=6.29", "pytest>=8")
 PYTHONS = ((3, 10), (3, 12))  # the Pythons the kit's packages install on (pyproject's requires-python)
 
 
@@ -99,20 +97,22 @@ def _pyproject_hash():
 
 
 def kit_dependencies_without_sdk():
-    """The kit's dependencies from pyproject.toml, less its ``sagemaker<3`` pin (the v3 environment's base)."""
+    """The kit's dependencies and its ``test`` extra (kernel, notebook runner, the AWS emulator notebook 08 uses
+    offline) from pyproject.toml, less its ``sagemaker<3`` pin: what the v3 environment has besides SDK v3."""
     try:
         import tomllib
     except ImportError:  # Python 3.10: pip carries the same parser
         from pip._vendor import tomli as tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [dep for dep in project["dependencies"] if not dep.replace("-", "_").lower().startswith("sagemaker")]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    return [dep for dep in wanted if not dep.replace("-", "_").lower().startswith("sagemaker")]
 
 
 def sdk3_requirements():
-    """Everything the v3 environment installs: requirements-v3.txt's SDK v3 pins, the kit's other dependencies, tools."""
+    """Everything the v3 environment installs: requirements-v3.txt's SDK v3 pins, then the kit's other packages."""
     pins = [line.strip() for line in V3_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
-    return pins + kit_dependencies_without_sdk() + list(V3_TOOLS)
+    return pins + kit_dependencies_without_sdk()
 
 
 def setup_sdk3(venv_dir=VENV_SDK3):

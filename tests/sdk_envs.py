@@ -2,7 +2,7 @@
 
 :func:`v3_python` is the v3 track's own environment, as ``python3 kit.py setup --sdk 3`` makes it
 (``kit.setup_sdk3``: ``.venv-sdk3``, or ``KIT_VENV_SDK3``): SDK v3 as ``requirements-v3.txt`` pins it, the kit's
-other dependencies, ipykernel and pytest, with the kit's folder on its path.  Built once per machine (about
+other dependencies and its test extra, with the kit's folder on its path.  Built once per machine (about
 5-8 minutes on two cores the first time), under a lock so that parallel test processes build it once.
 """
 
