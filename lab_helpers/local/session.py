@@ -4,6 +4,7 @@ from sagemaker.workflow.pipeline_context import PipelineSession
 
 from ..config import LOCAL_SDK_CONFIG
 from .images import remote_function
+from .session_parts import LocalPaths, make_sdk_default
 
 
 def _memoize_config_validation():
@@ -33,31 +34,10 @@ def _memoize_config_validation():
 
 
 def _make_sdk_default(boto_session):
-    """Make local mode the SDK's default too, for code that passes no session.
-
-    The lesson's Step 4 builds ``Pipeline(name=..., steps=[...])`` with no ``sagemaker_session``;
-    the SDK then makes a plain ``sagemaker.Session()``, which takes ``boto3.DEFAULT_SESSION``.
-    Pointing that at the local boto session sends ``pipeline.upsert()``/``start()`` to the local
-    control plane (instead of failing for want of an AWS region, or reaching AWS).  A plain
-    ``Session`` does not carry the kit's telemetry opt-out, so the SDK's usage ping (an HTTPS
-    request) is skipped for every session whose boto session is a local one.
-    """
-    import boto3
+    """Make local mode SDK v2's default too, for code that passes no session (see :func:`.make_sdk_default`)."""
     from sagemaker.telemetry import telemetry_logging
 
-    boto_session.lab_local = True
-    boto3.DEFAULT_SESSION = boto_session
-    original = telemetry_logging._send_telemetry_request
-    if getattr(original, "lab_guarded", False):
-        return
-
-    def send(status, feature_list, session, *args, **kwargs):
-        if getattr(getattr(session, "boto_session", None), "lab_local", False):
-            return None  # local mode makes no network call
-        return original(status, feature_list, session, *args, **kwargs)
-
-    send.lab_guarded = True
-    telemetry_logging._send_telemetry_request = send
+    make_sdk_default(boto_session, telemetry_logging)
 
 
 #: How often ``execution.wait()`` polls a local execution (AWS's default is every 30 s).
@@ -136,7 +116,7 @@ def local_sdk_config(region, role_arn):
     return {**LOCAL_SDK_CONFIG, "SageMaker": {"PythonSDK": {"Modules": modules}}}
 
 
-class LocalLabSession(PipelineSession):
+class LocalLabSession(LocalPaths, PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
     Use it wherever the lesson uses ``PipelineSession()`` or ``LocalPipelineSession()``:
@@ -158,13 +138,6 @@ class LocalLabSession(PipelineSession):
         boto_session.lab_sdk_defaults = local_sdk_config(cloud.region, cloud.role_arn)
         _make_sdk_default(boto_session)
         super().__init__(boto_session=boto_session)  # the learner's SDK config files, over the kit's defaults
-
-    def local_path(self, s3_uri):
-        """The local file (or folder) that is the twin of ``s3://bucket/key``."""
-        if not s3_uri.startswith("s3://"):
-            raise ValueError(f"{s3_uri!r} is not an s3:// URI")
-        bucket, _, key = s3_uri[5:].partition("/")
-        return self.cloud.s3.path_for(bucket, key)
 
     def __repr__(self):
         return f"<LocalLabSession region={self.boto_region_name} home={self.cloud.home}>"
