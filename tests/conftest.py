@@ -45,6 +45,48 @@ def local_sess(lab_home):
     return lab_helpers.session("local")
 
 
+def module_home(folder, unset=()):
+    """A module-scoped ``home`` fixture: a fresh LAB_HOME (a temporary folder named ``folder``), set while the
+    module runs, with the variables ``unset`` unset; for modules whose tests share one local cloud."""
+
+    @pytest.fixture(scope="module", name="home")
+    def home(tmp_path_factory):
+        path = tmp_path_factory.mktemp(folder)
+        patch = pytest.MonkeyPatch()
+        patch.setenv("LAB_HOME", str(path))
+        for name in unset:
+            patch.delenv(name, raising=False)
+        yield path
+        patch.undo()
+
+    return home
+
+
+def _module_sess(home):
+    import lab_helpers
+
+    return lab_helpers.session("local")
+
+
+def _module_sm(sess):
+    return sess.sagemaker_client
+
+
+def _module_role(sess):
+    import lab_helpers
+
+    return lab_helpers.execution_role(sess)
+
+
+_MODULE_FIXTURES = {"sess": _module_sess, "sm": _module_sm, "role": _module_role}
+
+
+def module_fixtures(*names):
+    """Module-scoped fixtures on the module's ``home`` (:func:`module_home`), one per name, in that order:
+    ``sess`` (a local session), ``sm`` (its SageMaker client), ``role`` (its execution role's ARN)."""
+    return tuple(pytest.fixture(scope="module", name=name)(_MODULE_FIXTURES[name]) for name in names)
+
+
 PY = sys.executable
 
 
