@@ -136,6 +136,39 @@ def refuse_network(patch):
     return attempts
 
 
+def unique(prefix):
+    """``prefix`` with a random suffix: a name no other test run uses."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def write(folder, name, text):
+    """Write a dedented file below ``folder`` (made if missing); returns its path."""
+    import textwrap
+
+    path = os.path.join(str(folder), name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def s3_get(sess, uri):
+    """The bytes of the object at ``s3://bucket/key``, read through ``sess``'s boto session."""
+    bucket, _, key = uri[5:].partition("/")
+    return sess.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def tar_members(data):
+    """{name: bytes} of the files in a .tar.gz."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
 def finished(execution):
     """Wait for an execution the SDK started (``pipeline.start()``) to end, whatever its status; returns it.
 
