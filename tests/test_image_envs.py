@@ -206,6 +206,24 @@ def test_each_image_environment_has_one_warm_fork_server_running_its_python(sess
     assert not _listening_servers(xgboost_env) & first
 
 
+def test_a_servers_socket_lives_beside_the_image_environments_unless_its_path_would_be_too_long(monkeypatch):
+    import shutil
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="lab-envs-", dir="/tmp"))
+    try:
+        monkeypatch.setenv(imageenvs.ENV_VAR, str(short))
+        beside = forkclient._socket_path(sys.executable)
+        assert Path(beside).parent == short / "forks" and beside.endswith(".sock")
+        monkeypatch.setenv(imageenvs.ENV_VAR, str(short / ("deep" * 20)))  # no socket path can be that long
+        fallback = forkclient._socket_path(sys.executable)
+        assert Path(fallback).parent.name == f"lab-forks-{os.getuid()}", fallback
+        assert Path(fallback).name == Path(beside).name and len(os.fsencode(fallback)) <= 107
+        assert not (short / ("deep" * 20)).exists()
+    finally:
+        shutil.rmtree(short)
+
+
 # --------------------------------------------------------------------------------------------
 # images local mode cannot run are named at upsert and start
 # --------------------------------------------------------------------------------------------
