@@ -11,11 +11,11 @@ Both take a session from :func:`lab_helpers.session` and work unchanged in local
 remote mode.
 """
 
-from .config import LAB_PREFIX
 from .data import prepare_outline_data  # noqa: F401  (the lessons call it from here)
 from .pipeline_spec import (ABALONE_GROUP, ABALONE_PIPELINE, HYPERPARAMETERS, OUTLINE_GROUP,  # noqa: F401
                             OUTLINE_HYPERPARAMETERS, OUTLINE_PIPELINE, SKLEARN_VERSION, STEPS_DIR, XGBOOST_VERSION,
-                            step_script)
+                            abalone_decision, abalone_evaluation, abalone_preprocessing, abalone_registration,
+                            abalone_setup, outline_locations, registration_args, step_script)
 
 
 def abalone_pipeline(
@@ -65,59 +65,29 @@ def abalone_pipeline(
     from sagemaker.workflow.properties import PropertyFile
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
-    from . import data
-    from .sessions import execution_role
-
-    role = role or execution_role(session)
-    region = session.boto_region_name
-    bucket = session.default_bucket()
-    if input_data is None or batch_data is None:
-        uris = data.upload_abalone(session)
-        input_data = input_data or uris["input"]
-        batch_data = batch_data or uris["batch"]
-    base = f"s3://{bucket}/{LAB_PREFIX}/{name}"
-
-    def run_output(*parts):
-        return Join(on="/", values=[base, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
-
-    # Parameters: values you can change per execution without editing the pipeline.
-    processing_instance_count = ParameterInteger(name="ProcessingInstanceCount", default_value=1)
-    training_instance_type = ParameterString(name="TrainingInstanceType", default_value="ml.m5.xlarge")
-    model_approval_status = ParameterString(name="ModelApprovalStatus", default_value="PendingManualApproval")
-    input_data_param = ParameterString(name="InputData", default_value=input_data)
-    batch_data_param = ParameterString(name="BatchData", default_value=batch_data)
-    mse_threshold_param = ParameterFloat(name="MseThreshold", default_value=float(mse_threshold))
+    # The classes the steps alike in both SDKs are built with (lab_helpers.pipeline_spec), by name.
+    classes = {cls.__name__: cls for cls in (
+        ConditionLessThanOrEqualTo, ConditionStep, ExecutionVariables, FailStep, Join, JsonGet, MetricsSource,
+        ModelMetrics, ParameterFloat, ParameterInteger, ParameterString, Pipeline, ProcessingStep, PropertyFile,
+        ScriptProcessor, Transformer, TransformStep)}
+    # v2's processing inputs and outputs are its own helper classes.
+    classes["processing_input"] = lambda source, destination, name: ProcessingInput(
+        source=source, destination=destination, input_name=name)
+    classes["processing_output"] = lambda name, source, destination: ProcessingOutput(
+        output_name=name, source=source, destination=destination)
+    role, region, base, run_output, parameters = abalone_setup(classes, session, role, name, input_data, batch_data,
+                                                               mse_threshold)
 
     # 1. Preprocess: split and scale the raw data.
-    sklearn_processor = SKLearnProcessor(
-        framework_version=SKLEARN_VERSION,
-        instance_type="ml.m5.xlarge",
-        instance_count=processing_instance_count,
-        base_job_name="abalone-process",
-        role=role,
-        sagemaker_session=session,
-    )
-    step_process = ProcessingStep(
-        name="AbaloneProcess",
-        cache_config=cache_config,
-        step_args=sklearn_processor.run(
-            inputs=[ProcessingInput(source=input_data_param, destination="/opt/ml/processing/input")],
-            outputs=[
-                ProcessingOutput(output_name=split, source=f"/opt/ml/processing/{split}",
-                                 destination=run_output("AbaloneProcess", split))
-                for split in ("train", "validation", "test")
-            ],
-            code=step_script("preprocess.py"),
-            arguments=["--random-state", "42"],
-        ),
-    )
+    step_process = abalone_preprocessing(classes, SKLearnProcessor, dict(framework_version=SKLEARN_VERSION),
+                                         session, role, parameters, run_output, cache_config)
 
     # 2. Train: the built-in XGBoost algorithm.
     image_uri = image_uris.retrieve(framework="xgboost", region=region, version=XGBOOST_VERSION,
                                     instance_type="ml.m5.xlarge")
     xgb_train = Estimator(
         image_uri=image_uri,
-        instance_type=training_instance_type,
+        instance_type=parameters["TrainingInstanceType"],
         instance_count=1,
         output_path=f"{base}/models",
         base_job_name="abalone-train",
@@ -136,32 +106,9 @@ def abalone_pipeline(
     )
 
     # 3. Evaluate on the test split; the report becomes a property file the condition reads.
-    script_eval = ScriptProcessor(
-        image_uri=image_uri,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="abalone-eval",
-        role=role,
-        sagemaker_session=session,
-    )
-    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    evaluation_uri = run_output("AbaloneEval", "evaluation")
-    step_eval = ProcessingStep(
-        name="AbaloneEval",
-        cache_config=cache_config,
-        step_args=script_eval.run(
-            inputs=[
-                ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                                destination="/opt/ml/processing/model"),
-                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test"),
-            ],
-            outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation",
-                                      destination=evaluation_uri)],
-            code=step_script("evaluate.py"),
-        ),
-        property_files=[evaluation_report],
-    )
+    step_eval, evaluation_report, evaluation_uri = abalone_evaluation(
+        classes, session, role, image_uri, run_output, step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        outputs["test"].S3Output.S3Uri, cache_config)
 
     # 4. If the model is good enough: register it, create it, and batch-score new data.
     model = Model(
@@ -170,53 +117,16 @@ def abalone_pipeline(
         role=role,
         sagemaker_session=session,
     )
-    model_metrics = ModelMetrics(model_statistics=MetricsSource(
-        s3_uri=Join(on="/", values=[evaluation_uri, "evaluation.json"]), content_type="application/json"))
     step_register = ModelStep(
         name="AbaloneRegisterModel",
-        step_args=model.register(
-            content_types=["text/csv"],
-            response_types=["text/csv"],
-            inference_instances=["ml.t2.medium", "ml.m5.large"],
-            transform_instances=["ml.m5.large"],
-            model_package_group_name=model_package_group,
-            approval_status=model_approval_status,
-            model_metrics=model_metrics,
-        ),
+        step_args=model.register(**abalone_registration(classes, evaluation_uri, model_package_group,
+                                                        parameters["ModelApprovalStatus"])),
     )
     # No accelerator_type: Elastic Inference reached end of life (no new use since April 2023).
     step_create_model = ModelStep(name="AbaloneCreateModel", step_args=model.create(instance_type="ml.m5.large"))
-    transformer = Transformer(
-        model_name=step_create_model.properties.ModelName,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        output_path=run_output("AbaloneTransform"),
-        sagemaker_session=session,
-    )
-    step_transform = TransformStep(
-        name="AbaloneTransform",
-        cache_config=cache_config,
-        step_args=transformer.transform(data=batch_data_param, content_type="text/csv", split_type="Line"),
-    )
-    mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")
-    step_fail = FailStep(
-        name="AbaloneMSEFail",
-        error_message=Join(on=" ", values=["Execution failed: the test MSE", mse,
-                                           "is above the threshold MseThreshold =", mse_threshold_param]),
-    )
-    step_cond = ConditionStep(
-        name="AbaloneMSECond",
-        conditions=[ConditionLessThanOrEqualTo(left=mse, right=mse_threshold_param)],
-        if_steps=[step_register, step_create_model, step_transform],
-        else_steps=[step_fail],
-    )
-    return Pipeline(
-        name=name,
-        parameters=[processing_instance_count, training_instance_type, model_approval_status,
-                    input_data_param, batch_data_param, mse_threshold_param],
-        steps=[step_process, step_train, step_eval, step_cond],
-        sagemaker_session=session,
-    )
+    return abalone_decision(classes, session, name, parameters, [step_process, step_train, step_eval],
+                            evaluation_report, step_register, step_create_model, run_output("AbaloneTransform"),
+                            cache_config)
 
 
 def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_group=OUTLINE_GROUP,
@@ -247,15 +157,8 @@ def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_gr
     from sagemaker.workflow.step_collections import RegisterModel
     from sagemaker.workflow.steps import TrainingStep
 
-    from .sessions import execution_role
-
-    role = role or execution_role(session)
-    s3_bucket = session.default_bucket()
-    if train_uri is None or validation_uri is None:
-        uris = prepare_outline_data(session)
-        train_uri, validation_uri = train_uri or uris["train"], validation_uri or uris["validation"]
+    role, train_uri, validation_uri, model_path = outline_locations(session, role, train_uri, validation_uri)
     xgb_image_uri = image_uris.retrieve(framework="xgboost", region=session.boto_region_name, version=XGBOOST_VERSION)
-    model_path = f"s3://{s3_bucket}/{LAB_PREFIX}/pipeline-model/"
 
     xgb_train = Estimator(
         image_uri=xgb_image_uri,
@@ -284,11 +187,6 @@ def outline_pipeline(session, role=None, name=OUTLINE_PIPELINE, model_package_gr
         name="RegisterModel",
         estimator=xgb_train,
         model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-        content_types=["text/csv"],
-        response_types=["text/csv"],
-        inference_instances=["ml.m5.xlarge"],
-        transform_instances=["ml.m5.xlarge"],
-        model_package_group_name=model_package_group,
-        approval_status=approval_status,
+        **registration_args(model_package_group, approval_status, ["ml.m5.xlarge"], ["ml.m5.xlarge"]),
     )
     return Pipeline(name=name, steps=[step_train, step_create_model, step_register], sagemaker_session=session)

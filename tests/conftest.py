@@ -45,6 +45,48 @@ def local_sess(lab_home):
     return lab_helpers.session("local")
 
 
+def module_home(folder, unset=()):
+    """A module-scoped ``home`` fixture: a fresh LAB_HOME (a temporary folder named ``folder``), set while the
+    module runs, with the variables ``unset`` unset; for modules whose tests share one local cloud."""
+
+    @pytest.fixture(scope="module", name="home")
+    def home(tmp_path_factory):
+        path = tmp_path_factory.mktemp(folder)
+        patch = pytest.MonkeyPatch()
+        patch.setenv("LAB_HOME", str(path))
+        for name in unset:
+            patch.delenv(name, raising=False)
+        yield path
+        patch.undo()
+
+    return home
+
+
+def _module_sess(home):
+    import lab_helpers
+
+    return lab_helpers.session("local")
+
+
+def _module_sm(sess):
+    return sess.sagemaker_client
+
+
+def _module_role(sess):
+    import lab_helpers
+
+    return lab_helpers.execution_role(sess)
+
+
+_MODULE_FIXTURES = {"sess": _module_sess, "sm": _module_sm, "role": _module_role}
+
+
+def module_fixtures(*names):
+    """Module-scoped fixtures on the module's ``home`` (:func:`module_home`), one per name, in that order:
+    ``sess`` (a local session), ``sm`` (its SageMaker client), ``role`` (its execution role's ARN)."""
+    return tuple(pytest.fixture(scope="module", name=name)(_MODULE_FIXTURES[name]) for name in names)
+
+
 PY = sys.executable
 
 
@@ -105,6 +147,60 @@ def refuse_network(patch):
     patch.setattr(socket, "create_connection", refuse("create_connection"))
     patch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     return attempts
+
+
+def unique(prefix):
+    """``prefix`` with a random suffix: a name no other test run uses."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def write(folder, name, text):
+    """Write a dedented file below ``folder`` (made if missing); returns its path."""
+    import textwrap
+
+    path = os.path.join(str(folder), name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def s3_get(sess, uri):
+    """The bytes of the object at ``s3://bucket/key``, read through ``sess``'s boto session."""
+    bucket, _, key = uri[5:].partition("/")
+    return sess.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def tar_members(data):
+    """{name: bytes} of the files in a .tar.gz."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def make_wheel(folder, name, version, body):
+    """A minimal pure-Python wheel of ``name`` ``version`` whose ``__init__.py`` is ``body`` (no build tools
+    needed), written in ``folder``; returns its path."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": body.encode(),
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: lab-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+              f"{len(data)}" for path, data in files.items()] + [f"{dist}/RECORD,,"]
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = Path(folder) / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in files.items():
+            archive.writestr(member, data)
+    return path
 
 
 def finished(execution):

@@ -23,7 +23,7 @@ import time
 
 import pytest
 from conftest import child_env as make_child_env, offline_module
-from conftest import finished, plain, run_child, runner_pid, wait_for_arn
+from conftest import finished, module_fixtures, module_home, plain, run_child, runner_pid, wait_for_arn
 from botocore.exceptions import ClientError, WaiterError
 
 PY = sys.executable
@@ -55,14 +55,8 @@ WAIT_SCRIPT = textwrap.dedent("""
 no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """One LAB_HOME for this module's shared runs (LAB_HOME is set for the module's duration)."""
-    path = tmp_path_factory.mktemp("control-plane-home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("LAB_HOME", str(path))
-    yield path
-    patch.undo()
+#: One LAB_HOME for this module's shared runs (LAB_HOME is set for the module's duration)
+home = module_home("control-plane-home")
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +66,7 @@ def child_env(home):
     return make_child_env(home, LAB_FORK_SERVER="0")
 
 
-@pytest.fixture(scope="module")
-def sess(home):
-    import lab_helpers
-
-    return lab_helpers.session("local")
-
-
-@pytest.fixture(scope="module")
-def sm(sess):
-    return sess.sagemaker_client
+sess, sm = module_fixtures("sess", "sm")
 
 
 @pytest.fixture(scope="module")

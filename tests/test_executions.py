@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 from conftest import child_env as make_child_env, offline_module
-from conftest import finished, runner_pid, wait_for_arn
+from conftest import finished, module_fixtures, module_home, runner_pid, wait_for_arn
 
 PY = sys.executable
 
@@ -75,33 +75,8 @@ BROKEN = "raise SystemExit('the script is broken')\n"
 no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    path = tmp_path_factory.mktemp("executions-home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("LAB_HOME", str(path))
-    patch.delenv("LAB_FAIL_JOBS", raising=False)
-    yield path
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def sess(home):
-    import lab_helpers
-
-    return lab_helpers.session("local")
-
-
-@pytest.fixture(scope="module")
-def sm(sess):
-    return sess.sagemaker_client
-
-
-@pytest.fixture(scope="module")
-def role(sess):
-    import lab_helpers
-
-    return lab_helpers.execution_role(sess)
+home = module_home("executions-home", unset=("LAB_FAIL_JOBS",))
+sess, sm, role = module_fixtures("sess", "sm", "role")
 
 
 @pytest.fixture(scope="module")

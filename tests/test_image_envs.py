@@ -7,17 +7,16 @@ only - never the kit's environment nor the image's shared one; each environment 
 server; and a pipeline whose steps name images local mode cannot run says so at upsert and start.
 """
 
-import base64
 import hashlib
 import json
 import os
 import socket
 import sys
-import zipfile
 from pathlib import Path
 
 import pandas
 import pytest
+from conftest import make_wheel
 from test_runtime import get_bytes, log_messages, put, run_processing, s3_input, s3_output, unique
 
 import lab_helpers
@@ -109,22 +108,6 @@ def test_the_off_switch_runs_jobs_on_the_kits_libraries(sess, monkeypatch):
 # --------------------------------------------------------------------------------------------
 # a job's pip install is the job's own
 # --------------------------------------------------------------------------------------------
-def _wheel(folder, name, version, body):
-    """A minimal pure-Python wheel (no build tools needed)."""
-    dist = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": body.encode(),
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: lab-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
-              f"{len(data)}" for path, data in files.items()] + [f"{dist}/RECORD,,"]
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, data in files.items():
-            archive.writestr(member, data)
-    return path
-
-
 def fingerprint(prefix):
     """Every file of an environment's site-packages (path, size, mtime) and every dist-info's RECORD and METADATA."""
     digest = hashlib.sha256()
@@ -151,8 +134,8 @@ def test_a_jobs_pip_install_and_upgrade_change_neither_the_kit_nor_the_image_env
     assert env.python, env.notes
     image_prefix = Path(env.python).parents[1]
     tag = unique("wheels")
-    wheels = [_wheel(tmp_path, "labtinywheel", "1.0", "VALUE = 1\n"), _wheel(tmp_path, "labtinywheel", "2.0",
-              "VALUE = 2\n"), _wheel(tmp_path, "six", "99.0", "__version__ = '99.0'\n")]  # six: in the image's env
+    wheels = [make_wheel(tmp_path, "labtinywheel", "1.0", "VALUE = 1\n"), make_wheel(tmp_path, "labtinywheel", "2.0",
+              "VALUE = 2\n"), make_wheel(tmp_path, "six", "99.0", "__version__ = '99.0'\n")]  # six: in the image's env
     for wheel in wheels:
         put(sess, f"image-envs/{tag}/{wheel.name}", wheel.read_bytes())
     kit_before, image_before = fingerprint(sys.prefix), fingerprint(image_prefix)
@@ -221,6 +204,24 @@ def test_each_image_environment_has_one_warm_fork_server_running_its_python(sess
     assert xgboost_env != sklearn_env
     assert _listening_servers(xgboost_env), "no fork server runs the XGBoost image's Python"
     assert not _listening_servers(xgboost_env) & first
+
+
+def test_a_servers_socket_lives_beside_the_image_environments_unless_its_path_would_be_too_long(monkeypatch):
+    import shutil
+    import tempfile
+
+    short = Path(tempfile.mkdtemp(prefix="lab-envs-", dir="/tmp"))
+    try:
+        monkeypatch.setenv(imageenvs.ENV_VAR, str(short))
+        beside = forkclient._socket_path(sys.executable)
+        assert Path(beside).parent == short / "forks" and beside.endswith(".sock")
+        monkeypatch.setenv(imageenvs.ENV_VAR, str(short / ("deep" * 20)))  # no socket path can be that long
+        fallback = forkclient._socket_path(sys.executable)
+        assert Path(fallback).parent.name == f"lab-forks-{os.getuid()}", fallback
+        assert Path(fallback).name == Path(beside).name and len(os.fsencode(fallback)) <= 107
+        assert not (short / ("deep" * 20)).exists()
+    finally:
+        shutil.rmtree(short)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import offline_module
+from conftest import module_fixtures, module_home, offline_module
 
 no_network = pytest.fixture(scope="module", autouse=True, name="no_network")(offline_module)
 
@@ -76,20 +76,8 @@ HANDLERS = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lambda-home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("LAB_HOME", str(path))
-    yield path
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def sess(home):
-    import lab_helpers
-
-    return lab_helpers.session("local")
+home = module_home("lambda-home")
+(sess,) = module_fixtures("sess")
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,10 @@ import io
 import json
 import os
 import pickle
-import tarfile
-import textwrap
-import uuid
 
 import numpy as np
 import pytest
-from conftest import finished
+from conftest import finished, s3_get as get, tar_members as members, unique, write
 
 import lab_helpers
 
@@ -33,33 +30,72 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
 
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def write(folder, name, text):
-    """Write a dedented file below ``folder`` (made if missing); returns its path."""
-    path = os.path.join(str(folder), name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def get(sess, uri):
-    bucket, _, key = uri[5:].partition("/")
-    return sess.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def members(data):
-    """{name: bytes} of the files in a .tar.gz."""
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
 @pytest.fixture()
 def sess(local_sess):
     return local_sess
+
+
+# --------------------------------------------------------------------------------------
+# what both examples build alike
+# --------------------------------------------------------------------------------------
+
+
+def preprocessing_step(framework_version, instance_count, input_data, role, session):
+    """``(step, its outputs)``: ``code/preprocessing.py`` on scikit-learn ``framework_version`` splits
+    ``input_data`` into train, validation and test, as both examples' preprocessing steps do."""
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from sagemaker.sklearn.processing import SKLearnProcessor
+    from sagemaker.workflow.steps import ProcessingStep
+
+    processor = SKLearnProcessor(framework_version=framework_version, instance_type="ml.m5.xlarge",
+                                 instance_count=instance_count, base_job_name="sklearn-abalone-process", role=role,
+                                 sagemaker_session=session)
+    step_process = ProcessingStep(name="AbaloneProcess", step_args=processor.run(
+        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+        outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
+                 for n in ("train", "validation", "test")],
+        code="code/preprocessing.py"))
+    return step_process, step_process.properties.ProcessingOutputConfig.Outputs
+
+
+def training_step(estimator, outputs):
+    """``estimator`` fitted on the preprocessing step's train and validation splits (CSV), as in both examples."""
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.workflow.steps import TrainingStep
+
+    return TrainingStep(name="AbaloneTrain", step_args=estimator.fit(inputs={
+        "train": TrainingInput(s3_data=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
+        "validation": TrainingInput(s3_data=outputs["validation"].S3Output.S3Uri, content_type="text/csv")}))
+
+
+def evaluation_step(image_uri, role, session, step_train, outputs):
+    """``(step, report)``: ``code/evaluation.py`` on ``image_uri`` scores the trained model on the test split,
+    its report a PropertyFile, as both examples' evaluation steps do."""
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+    from sagemaker.workflow.properties import PropertyFile
+    from sagemaker.workflow.steps import ProcessingStep
+
+    evaluator = ScriptProcessor(image_uri=image_uri, command=["python3"], instance_type="ml.m5.xlarge",
+                                instance_count=1, base_job_name="script-abalone-eval", role=role,
+                                sagemaker_session=session)
+    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    step_eval = ProcessingStep(name="AbaloneEval", property_files=[evaluation_report], step_args=evaluator.run(
+        inputs=[ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+                                destination="/opt/ml/processing/model"),
+                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
+        outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
+        code="code/evaluation.py"))
+    return step_eval, evaluation_report
+
+
+def succeeded_steps(execution, names):
+    """The execution's steps by name, once it is asserted Succeeded with exactly the steps ``names``, all Succeeded."""
+    status = execution.describe()
+    steps = {s["StepName"]: s for s in execution.list_steps()}
+    assert status["PipelineExecutionStatus"] == "Succeeded", (status.get("FailureReason"), {
+        n: s.get("FailureReason") for n, s in steps.items()})
+    assert {n: s["StepStatus"] for n, s in steps.items()} == {n: "Succeeded" for n in names}
+    return steps
 
 
 # --------------------------------------------------------------------------------------
@@ -128,6 +164,16 @@ EXAMPLE_TRAIN = """
         logging.info("model written")
 """
 
+#: How both examples' evaluation scripts begin, after their imports: unpack model.tar.gz where they run,
+#: unpickle the built-in algorithm's ``xgboost-model``, read the test split (its label first).
+EVALUATE_LOAD = """\
+    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as archive:
+        archive.extractall(path=".")
+    booster = pickle.load(open("xgboost-model", "rb"))
+    frame = pd.read_csv("/opt/ml/processing/test/test.csv", header=None)
+    truth = frame.iloc[:, 0].to_numpy()
+"""
+
 EXAMPLE_EVALUATE = """
     import json
     import pathlib
@@ -138,12 +184,7 @@ EXAMPLE_EVALUATE = """
     import pandas as pd
     import xgboost
 
-    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as archive:
-        archive.extractall(path=".")
-    booster = pickle.load(open("xgboost-model", "rb"))
-    frame = pd.read_csv("/opt/ml/processing/test/test.csv", header=None)
-    truth = frame.iloc[:, 0].to_numpy()
-    errors = truth - booster.predict(xgboost.DMatrix(frame.iloc[:, 1:].values))
+""" + EVALUATE_LOAD + """    errors = truth - booster.predict(xgboost.DMatrix(frame.iloc[:, 1:].values))
     pathlib.Path("/opt/ml/processing/evaluation").mkdir(parents=True, exist_ok=True)
     with open("/opt/ml/processing/evaluation/evaluation.json", "w") as handle:
         json.dump({"regression_metrics": {"mse": {"value": float(np.mean(errors ** 2)),
@@ -184,10 +225,7 @@ def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_
     import sagemaker
     import xgboost as xgb
     from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
-    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
-    from sagemaker.sklearn.processing import SKLearnProcessor
     from sagemaker.transformer import Transformer
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
@@ -196,8 +234,7 @@ def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterFloat, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.properties import PropertyFile
-    from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
+    from sagemaker.workflow.steps import TransformStep
 
     monkeypatch.chdir(tmp_path)
     for name, text in (("preprocessing.py", EXAMPLE_PREPROCESS), ("abalone.py", EXAMPLE_TRAIN),
@@ -216,15 +253,7 @@ def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_
     input_data = ParameterString(name="InputData", default_value=input_data_uri)
     mse_threshold = ParameterFloat(name="MseThreshold", default_value=7.0)
 
-    processor = SKLearnProcessor(framework_version="1.0-1", instance_type=instance_type, instance_count=1,
-                                 base_job_name="sklearn-abalone-process", role=role,
-                                 sagemaker_session=local_pipeline_session)
-    step_process = ProcessingStep(name="AbaloneProcess", step_args=processor.run(
-        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
-        outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
-                 for n in ("train", "validation", "test")],
-        code="code/preprocessing.py"))
-    outputs = step_process.properties.ProcessingOutputConfig.Outputs
+    step_process, outputs = preprocessing_step("1.0-1", 1, input_data, role, local_pipeline_session)
 
     image_uri = sagemaker.image_uris.retrieve(framework="xgboost", region=region, version="1.5-1",
                                               instance_type=instance_type)
@@ -233,20 +262,9 @@ def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_
                           sagemaker_session=local_pipeline_session)
     xgb_train.set_hyperparameters(objective="reg:squarederror", num_round=30, max_depth=5, eta=0.2,
                                   min_child_weight=6, subsample=0.7)
-    step_train = TrainingStep(name="AbaloneTrain", step_args=xgb_train.fit(inputs={
-        "train": TrainingInput(s3_data=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
-        "validation": TrainingInput(s3_data=outputs["validation"].S3Output.S3Uri, content_type="text/csv")}))
+    step_train = training_step(xgb_train, outputs)
 
-    evaluator = ScriptProcessor(image_uri=image_uri, command=["python3"], instance_type=instance_type,
-                                instance_count=1, base_job_name="script-abalone-eval", role=role,
-                                sagemaker_session=local_pipeline_session)
-    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    step_eval = ProcessingStep(name="AbaloneEval", property_files=[evaluation_report], step_args=evaluator.run(
-        inputs=[ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                                destination="/opt/ml/processing/model"),
-                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
-        outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
-        code="code/evaluation.py"))
+    step_eval, evaluation_report = evaluation_step(image_uri, role, local_pipeline_session, step_train, outputs)
 
     model = Model(image_uri=image_uri, model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
                   source_dir="code", entry_point="inference.py", role=role, sagemaker_session=local_pipeline_session)
@@ -268,13 +286,9 @@ def test_a_pipeline_shaped_like_the_sdks_local_mode_example_runs_offline_to_the_
     execution = pipeline.start()
     execution.wait()
 
-    status = execution.describe()
-    steps = {s["StepName"]: s for s in execution.list_steps()}
-    assert status["PipelineExecutionStatus"] == "Succeeded", (status.get("FailureReason"), {
-        n: s.get("FailureReason") for n, s in steps.items()})
-    assert {n: s["StepStatus"] for n, s in steps.items()} == {n: "Succeeded" for n in (
+    steps = succeeded_steps(execution, (
         "AbaloneProcess", "AbaloneTrain", "AbaloneEval", "AbaloneMSECond", "AbaloneCreateModel-RepackModel-0",
-        "AbaloneCreateModel-CreateModel", "AbaloneTransform")}
+        "AbaloneCreateModel-CreateModel", "AbaloneTransform"))
     sm = local_pipeline_session.sagemaker_client
 
     def job_of(step, kind):  # SageMaker's Describe calls take the name, not the ARN the step metadata holds
@@ -347,12 +361,7 @@ ABALONE_EVALUATE = """
     import xgboost
     from sklearn.metrics import mean_squared_error
 
-    with tarfile.open("/opt/ml/processing/model/model.tar.gz") as archive:
-        archive.extractall(path=".")
-    booster = pickle.load(open("xgboost-model", "rb"))
-    frame = pd.read_csv("/opt/ml/processing/test/test.csv", header=None)
-    truth = frame.iloc[:, 0].to_numpy()
-    predicted = booster.predict(xgboost.DMatrix(frame.drop(frame.columns[0], axis=1).values))
+""" + EVALUATE_LOAD + """    predicted = booster.predict(xgboost.DMatrix(frame.drop(frame.columns[0], axis=1).values))
     os.makedirs("/opt/ml/processing/evaluation", exist_ok=True)
     with open("/opt/ml/processing/evaluation/evaluation.json", "w") as handle:
         json.dump({"regression_metrics": {"mse": {"value": mean_squared_error(truth, predicted),
@@ -372,11 +381,9 @@ def test_a_pipeline_shaped_like_the_abalone_batch_transform_example_runs_offline
     import sagemaker
     import xgboost as xgb
     from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput, TransformInput
+    from sagemaker.inputs import TransformInput
     from sagemaker.model import Model
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
-    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
-    from sagemaker.sklearn.processing import SKLearnProcessor
     from sagemaker.transformer import Transformer
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
@@ -385,8 +392,7 @@ def test_a_pipeline_shaped_like_the_abalone_batch_transform_example_runs_offline
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.properties import PropertyFile
-    from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
+    from sagemaker.workflow.steps import TransformStep
 
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "code", "preprocessing.py", ABALONE_PREPROCESS)
@@ -410,15 +416,8 @@ def test_a_pipeline_shaped_like_the_abalone_batch_transform_example_runs_offline
     batch_data = ParameterString(name="BatchData", default_value=batch_data_uri)
     mse_threshold = ParameterFloat(name="MseThreshold", default_value=6.0)
 
-    sklearn_processor = SKLearnProcessor(framework_version="0.23-1", instance_type="ml.m5.xlarge",
-                                         instance_count=processing_instance_count, role=role,
-                                         base_job_name="sklearn-abalone-process", sagemaker_session=pipeline_session)
-    step_process = ProcessingStep(name="AbaloneProcess", step_args=sklearn_processor.run(
-        inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
-        outputs=[ProcessingOutput(output_name=n, source=f"/opt/ml/processing/{n}")
-                 for n in ("train", "validation", "test")],
-        code="code/preprocessing.py"))
-    outputs = step_process.properties.ProcessingOutputConfig.Outputs
+    step_process, outputs = preprocessing_step("0.23-1", processing_instance_count, input_data, role,
+                                               pipeline_session)
 
     image_uri = sagemaker.image_uris.retrieve(framework="xgboost", region=region, version="1.0-1", py_version="py3",
                                               instance_type="ml.m5.xlarge")
@@ -426,20 +425,9 @@ def test_a_pipeline_shaped_like_the_abalone_batch_transform_example_runs_offline
                           output_path=f"{base_uri}/AbaloneTrain", sagemaker_session=pipeline_session)
     xgb_train.set_hyperparameters(objective="reg:linear", num_round=50, max_depth=5, eta=0.2, gamma=4,
                                   min_child_weight=6, subsample=0.7)
-    step_train = TrainingStep(name="AbaloneTrain", step_args=xgb_train.fit(inputs={
-        "train": TrainingInput(s3_data=outputs["train"].S3Output.S3Uri, content_type="text/csv"),
-        "validation": TrainingInput(s3_data=outputs["validation"].S3Output.S3Uri, content_type="text/csv")}))
+    step_train = training_step(xgb_train, outputs)
 
-    script_eval = ScriptProcessor(image_uri=image_uri, command=["python3"], instance_type="ml.m5.xlarge",
-                                  instance_count=1, base_job_name="script-abalone-eval", role=role,
-                                  sagemaker_session=pipeline_session)
-    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    step_eval = ProcessingStep(name="AbaloneEval", property_files=[evaluation_report], step_args=script_eval.run(
-        inputs=[ProcessingInput(source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                                destination="/opt/ml/processing/model"),
-                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test")],
-        outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")],
-        code="code/evaluation.py"))
+    step_eval, evaluation_report = evaluation_step(image_uri, role, pipeline_session, step_train, outputs)
 
     model = Model(image_uri=image_uri, model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
                   sagemaker_session=pipeline_session, role=role)
@@ -467,13 +455,9 @@ def test_a_pipeline_shaped_like_the_abalone_batch_transform_example_runs_offline
     pipeline.upsert(role_arn=role)
     execution = finished(pipeline.start())  # wait() raises on a failure: the assertion below says which step's
 
-    status = execution.describe()
-    steps = {s["StepName"]: s for s in execution.list_steps()}
-    assert status["PipelineExecutionStatus"] == "Succeeded", (status.get("FailureReason"), {
-        n: s.get("FailureReason") for n, s in steps.items()})
-    assert {n: s["StepStatus"] for n, s in steps.items()} == {n: "Succeeded" for n in (
+    steps = succeeded_steps(execution, (
         "AbaloneProcess", "AbaloneTrain", "AbaloneEval", "AbaloneMSECond", "AbaloneRegisterModel-RegisterModel",
-        "AbaloneCreateModel-CreateModel", "AbaloneTransform")}
+        "AbaloneCreateModel-CreateModel", "AbaloneTransform"))
     report = json.loads(sagemaker.s3.S3Downloader.read_file(f"{evaluation_uri}/evaluation.json",
                                                            sagemaker_session=pipeline_session))
     assert report["xgboost"] == "1.0.0"  # the evaluation ran on the 1.0-1 image's XGBoost

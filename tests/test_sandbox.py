@@ -8,8 +8,6 @@ errors.  Where the system cannot confine jobs, these tests are skipped, except t
 the kit says so (``check``) and that ``LAB_SANDBOX=0`` jobs still run with the path overlay.
 """
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
@@ -17,10 +15,10 @@ import sys
 import textwrap
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import make_wheel
 from test_runtime import get_bytes, keys_under, put, sklearn_image, unique
 
 import lab_helpers
@@ -210,27 +208,11 @@ def test_processes_a_job_starts_see_its_opt_ml(sess, plain, tmp_path):
     assert get_bytes(sess, f"{out}/outside.txt") == b"5\n7\n"
 
 
-def _wheel(folder, name="labsandboxwheel", version="1.0"):
-    """A minimal pure-Python wheel (no build tools needed)."""
-    dist = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": b"VALUE = 42\n",
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: lab-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b'=').decode()},"
-              f"{len(body)}" for path, body in files.items()] + [f"{dist}/RECORD,,"]
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, body in files.items():
-            archive.writestr(member, body)
-    return path
-
-
 @needs_sandbox
 def test_a_job_pip_installs_a_wheel_from_its_input_channel_and_changes_nothing_outside(sess, plain, tmp_path):
     import importlib.util
 
-    wheel = _wheel(tmp_path)
+    wheel = make_wheel(tmp_path, "labsandboxwheel", "1.0", "VALUE = 42\n")
     wheels = channel(sess, unique("wheels"), {wheel.name: wheel.read_bytes()}, "/opt/ml/processing/input/wheels")
     described, out = run_job(sess, plain, tmp_path, f"""
         import subprocess

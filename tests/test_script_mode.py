@@ -20,11 +20,11 @@ import sys
 import sysconfig
 import tarfile
 import textwrap
-import uuid
 import zipfile
 
 import numpy as np
 import pytest
+from conftest import s3_get as get, tar_members as members, unique, write
 
 import lab_helpers
 from lab_helpers.local.images import script_mode, serving
@@ -38,19 +38,6 @@ INSTANCE = "ml.m5.xlarge"
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def write(folder, name, text):
-    """Write a dedented file below ``folder`` (made if missing); returns its path."""
-    path = os.path.join(str(folder), name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write(textwrap.dedent(text).lstrip("\n"))
-    return path
 
 
 def rows(n, seed):
@@ -69,17 +56,6 @@ def put(sess, key, body):
     body = body.encode() if isinstance(body, str) else body
     sess.boto_session.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
     return f"s3://{bucket}/{key}"
-
-
-def get(sess, uri):
-    bucket, _, key = uri[5:].partition("/")
-    return sess.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def members(data):
-    """{name: bytes} of the files in a .tar.gz."""
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 def log_text(sess, group, job):

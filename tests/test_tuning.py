@@ -24,7 +24,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import finished, offline_module, wait_for_arn
+from conftest import finished, module_fixtures, module_home, offline_module, wait_for_arn
 
 NUM_ROUND = 5
 PREFIX = "tuning-tests"
@@ -49,33 +49,8 @@ METRICS = [{"Name": "validation:loss", "Regex": r"val_loss=([0-9.]+)"}]
 
 
 # ----------------------------------------------------------------------------- set-up
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tuning-home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("LAB_HOME", str(path))
-    patch.delenv("LAB_FAIL_JOBS", raising=False)
-    yield path
-    patch.undo()
-
-
-@pytest.fixture(scope="module")
-def sess(home):
-    import lab_helpers
-
-    return lab_helpers.session("local")
-
-
-@pytest.fixture(scope="module")
-def sm(sess):
-    return sess.sagemaker_client
-
-
-@pytest.fixture(scope="module")
-def role(sess):
-    import lab_helpers
-
-    return lab_helpers.execution_role(sess)
+home = module_home("tuning-home", unset=("LAB_FAIL_JOBS",))
+sess, sm, role = module_fixtures("sess", "sm", "role")
 
 
 @pytest.fixture(scope="module")

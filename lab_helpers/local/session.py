@@ -2,8 +2,9 @@
 
 from sagemaker.workflow.pipeline_context import PipelineSession
 
-from ..config import LOCAL_SDK_CONFIG, LOCAL_WAIT_DELAY
+from ..config import LOCAL_SDK_CONFIG
 from .images import remote_function
+from .session_parts import LocalPaths, make_sdk_default, poll_local_executions_often
 
 
 def _memoize_config_validation():
@@ -33,57 +34,17 @@ def _memoize_config_validation():
 
 
 def _make_sdk_default(boto_session):
-    """Make local mode the SDK's default too, for code that passes no session.
-
-    The lesson's Step 4 builds ``Pipeline(name=..., steps=[...])`` with no ``sagemaker_session``;
-    the SDK then makes a plain ``sagemaker.Session()``, which takes ``boto3.DEFAULT_SESSION``.
-    Pointing that at the local boto session sends ``pipeline.upsert()``/``start()`` to the local
-    control plane (instead of failing for want of an AWS region, or reaching AWS).  A plain
-    ``Session`` does not carry the kit's telemetry opt-out, so the SDK's usage ping (an HTTPS
-    request) is skipped for every session whose boto session is a local one.
-    """
-    import boto3
+    """Make local mode SDK v2's default too, for code that passes no session (see :func:`.make_sdk_default`)."""
     from sagemaker.telemetry import telemetry_logging
 
-    boto_session.lab_local = True
-    boto3.DEFAULT_SESSION = boto_session
-    original = telemetry_logging._send_telemetry_request
-    if getattr(original, "lab_guarded", False):
-        return
-
-    def send(status, feature_list, session, *args, **kwargs):
-        if getattr(getattr(session, "boto_session", None), "lab_local", False):
-            return None  # local mode makes no network call
-        return original(status, feature_list, session, *args, **kwargs)
-
-    send.lab_guarded = True
-    telemetry_logging._send_telemetry_request = send
+    make_sdk_default(boto_session, telemetry_logging)
 
 
 def _poll_local_executions_often():
-    """Make ``_PipelineExecution.wait`` poll a local execution every 0.05 s instead of every 30 s.
-
-    The SDK's waiter polls ``DescribePipelineExecution`` every ``delay`` seconds; for a pipeline that
-    runs in seconds offline, 30 s would be most of the wait.  For local sessions the kit keeps the
-    same total patience (``delay * max_attempts``) with a shorter delay; remote sessions are untouched.
-    """
-    import math
-
+    """Make v2's ``_PipelineExecution.wait`` poll a local execution often (see :func:`.poll_local_executions_often`)."""
     from sagemaker.workflow.pipeline import _PipelineExecution
 
-    original = _PipelineExecution.wait
-    if getattr(original, "lab_local", False):
-        return
-
-    def wait(self, delay=30, max_attempts=60):
-        if getattr(self.sagemaker_session, "lab_mode", None) == "local" and delay > LOCAL_WAIT_DELAY:
-            max_attempts = int(math.ceil(delay * max_attempts / LOCAL_WAIT_DELAY))
-            delay = LOCAL_WAIT_DELAY
-        return original(self, delay=delay, max_attempts=max_attempts)
-
-    wait.lab_local = True
-    wait.__doc__ = original.__doc__
-    _PipelineExecution.wait = wait
+    poll_local_executions_often(_PipelineExecution)
 
 
 def _merged(defaults, config):
@@ -132,7 +93,7 @@ def local_sdk_config(region, role_arn):
     return {**LOCAL_SDK_CONFIG, "SageMaker": {"PythonSDK": {"Modules": modules}}}
 
 
-class LocalLabSession(PipelineSession):
+class LocalLabSession(LocalPaths, PipelineSession):
     """A ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`).
 
     Use it wherever the lesson uses ``PipelineSession()`` or ``LocalPipelineSession()``:
@@ -154,13 +115,6 @@ class LocalLabSession(PipelineSession):
         boto_session.lab_sdk_defaults = local_sdk_config(cloud.region, cloud.role_arn)
         _make_sdk_default(boto_session)
         super().__init__(boto_session=boto_session)  # the learner's SDK config files, over the kit's defaults
-
-    def local_path(self, s3_uri):
-        """The local file (or folder) that is the twin of ``s3://bucket/key``."""
-        if not s3_uri.startswith("s3://"):
-            raise ValueError(f"{s3_uri!r} is not an s3:// URI")
-        bucket, _, key = s3_uri[5:].partition("/")
-        return self.cloud.s3.path_for(bucket, key)
 
     def __repr__(self):
         return f"<LocalLabSession region={self.boto_region_name} home={self.cloud.home}>"

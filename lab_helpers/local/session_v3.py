@@ -7,55 +7,25 @@ needs Docker; this session does not.
 
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-from ..config import LOCAL_SDK_CONFIG, LOCAL_WAIT_DELAY
+from ..config import LOCAL_SDK_CONFIG
+from .session_parts import LocalPaths, make_sdk_default, poll_local_executions_often
 
 
 def _make_sdk_default(boto_session):
-    """Make the local boto session boto3's default, and skip v3's telemetry ping for local sessions."""
-    import boto3
+    """Make local mode SDK v3's default too, for code that passes no session (see :func:`.make_sdk_default`)."""
     from sagemaker.core.telemetry import telemetry_logging
 
-    boto_session.lab_local = True
-    boto3.DEFAULT_SESSION = boto_session
-    original = telemetry_logging._send_telemetry_request
-    if getattr(original, "lab_guarded", False):
-        return
-
-    def send(status, feature_list, session, *args, **kwargs):
-        if getattr(getattr(session, "boto_session", None), "lab_local", False):
-            return None  # local mode makes no network call
-        return original(status, feature_list, session, *args, **kwargs)
-
-    send.lab_guarded = True
-    telemetry_logging._send_telemetry_request = send
+    make_sdk_default(boto_session, telemetry_logging)
 
 
 def _poll_local_executions_often():
-    """Make v3's ``PipelineExecution.wait`` poll a local execution every 0.05 s instead of every 30 s.
-
-    v2's twin is :func:`lab_helpers.local.session._poll_local_executions_often`: the same total patience
-    (``delay * max_attempts``) with a shorter delay, for local sessions only.
-    """
-    import math
-
+    """Make v3's ``PipelineExecution.wait`` poll a local execution often (see :func:`.poll_local_executions_often`)."""
     from sagemaker.mlops.workflow.pipeline import PipelineExecution
 
-    original = PipelineExecution.wait
-    if getattr(original, "lab_local", False):
-        return
-
-    def wait(self, delay=30, max_attempts=60):
-        if getattr(self.sagemaker_session, "lab_mode", None) == "local" and delay > LOCAL_WAIT_DELAY:
-            max_attempts = int(math.ceil(delay * max_attempts / LOCAL_WAIT_DELAY))
-            delay = LOCAL_WAIT_DELAY
-        return original(self, delay=delay, max_attempts=max_attempts)
-
-    wait.lab_local = True
-    wait.__doc__ = original.__doc__
-    PipelineExecution.wait = wait
+    poll_local_executions_often(PipelineExecution)
 
 
-class LocalLabSession(PipelineSession):
+class LocalLabSession(LocalPaths, PipelineSession):
     """SDK v3's ``PipelineSession`` whose AWS calls are answered in-process (see :mod:`lab_helpers.local.cloud`)."""
 
     lab_mode = "local"
@@ -72,13 +42,6 @@ class LocalLabSession(PipelineSession):
         boto_session = cloud.boto_session()
         _make_sdk_default(boto_session)
         super().__init__(boto_session=boto_session, sagemaker_config=LOCAL_SDK_CONFIG)
-
-    def local_path(self, s3_uri):
-        """The local file (or folder) that is the twin of ``s3://bucket/key``."""
-        if not s3_uri.startswith("s3://"):
-            raise ValueError(f"{s3_uri!r} is not an s3:// URI")
-        bucket, _, key = s3_uri[5:].partition("/")
-        return self.cloud.s3.path_for(bucket, key)
 
     def __repr__(self):
         return f"<LocalLabSession sdk=v3 region={self.boto_region_name} home={self.cloud.home}>"

@@ -244,8 +244,17 @@ class SocketForkServer(ForkServer):
         return proc
 
 
+#: The most bytes a Unix socket's path may have (``sun_path`` holds 108, its last a NUL)
+_MAX_SOCKET_PATH = 107
+
+
 def _socket_path(python):
-    """/tmp/lab-forks-<uid>/<hash>.sock: one per interpreter, state of the kit's code, PYTHONPATH and mount namespace."""
+    """<image envs>/forks/<hash>.sock: one per interpreter, state of the kit's code, PYTHONPATH and mount namespace.
+
+    The sockets live beside the image environments whose servers they reach (:func:`.imageenvs.root`, shared by
+    every ``LAB_HOME``); where that path would be longer than a Unix socket's path may be, or the folder cannot be
+    made, in ``$TMPDIR/lab-forks-<uid>/`` (or ``/tmp/lab-forks-<uid>/``) instead.
+    """
     import hashlib
 
     package = Path(__file__).resolve().parents[2]
@@ -260,11 +269,21 @@ def _socket_path(python):
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()
         stamp.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
+    name = hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:20] + ".sock"
+    from . import imageenvs
+
+    folder = imageenvs.root() / "forks"
+    if len(os.fsencode(folder / name)) <= _MAX_SOCKET_PATH:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return str(folder / name)
+        except OSError:
+            pass  # not writable here: the temporary folder below
     folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-forks-{os.getuid()}"
-    if len(str(folder)) > 70:  # a Unix socket's path has at most 107 bytes
+    if len(str(folder)) > 70:  # too long a path for a socket (see _MAX_SOCKET_PATH)
         folder = Path("/tmp") / f"lab-forks-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
-    return str(folder / (hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:20] + ".sock"))
+    return str(folder / name)
 
 
 def _try_connect(path):

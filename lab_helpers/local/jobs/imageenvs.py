@@ -7,6 +7,7 @@ A job for ``sagemaker-scikit-learn:0.23-1`` runs on that image's numpy, pandas a
     <kit>/.image-envs/<repo>-<version>-<hash>/     the environment (bin/python, its site-packages)
     <kit>/.image-envs/uv-cache/                     uv's download cache
     <kit>/.image-envs/<name>.lock                   held while it is built (parallel jobs build it once)
+    <kit>/.image-envs/forks/<hash>.sock             a warm fork server's socket (see :mod:`.forkclient`)
 
 ``LAB_IMAGE_ENVS`` moves that folder.  Where an exact version has no wheel for the host's Python, the
 nearest later one that installs is used (and the job's log says so).  Where the environment cannot be
