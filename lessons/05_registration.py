@@ -300,22 +300,8 @@ model = ModelBuilder(
 # Now write the registration: the same `register(...)` arguments as in section 2, with
 # `approval_status=model_approval_status` in place of `"Approved"`, plus `model_metrics=model_metrics`.
 
-# %% track="v2"
-# EXERCISE: Set register_args = model.register(...): RegisterModel's arguments + approval_status, model_metrics.
-register_args = model.register(
-    content_types=["text/csv"],
-    response_types=["text/csv"],
-    inference_instances=["ml.m5.xlarge"],
-    transform_instances=["ml.m5.xlarge"],
-    model_package_group_name=group_name,
-    approval_status=model_approval_status,
-    model_metrics=model_metrics,
-)
-# END EXERCISE
-step_register_v2 = ModelStep(name="RegisterModelV2", step_args=register_args)
-
-# %% track="v3"
-# EXERCISE: Set register_args = model.register(...): section 2's arguments + approval_status, model_metrics.
+# %%
+# EXERCISE: Set register_args = model.register(...): section 2's registration arguments + approval_status, model_metrics.
 register_args = model.register(
     content_types=["text/csv"],
     response_types=["text/csv"],
