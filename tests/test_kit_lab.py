@@ -71,6 +71,28 @@ def test_lab_dry_run_prepares_everything_and_starts_nothing(tmp_path, capsys, mo
     assert (venv / "share/jupyter/kernels/lesson-7-1-sdk2/kernel.json").is_file() and any(work.glob("00_*.ipynb"))
 
 
+def test_lab_for_the_v3_track_opens_its_own_working_copy_with_both_kernels(tmp_path, capsys, monkeypatch):
+    kit = _kit()
+    monkeypatch.setattr(kit.subprocess, "call", lambda *a, **k: (_ for _ in ()).throw(AssertionError("started")))
+    venv, work = tmp_path / "venv", tmp_path / "work"
+    sdk3_python = tmp_path / "venv-sdk3" / "bin" / "python"
+    assert kit.lab(["--dry-run"], venv, venv / "bin/python", work, sdk3_python=sdk3_python) == 0
+    assert f"--ServerApp.root_dir={work / 'v3'}" in capsys.readouterr().out.splitlines()[-1]
+    copied = sorted(p.name for p in (work / "v3").glob("*.ipynb"))
+    assert copied == sorted(p.name for p in (ROOT / "notebooks" / "v3").glob("[0-9][0-9]_*.ipynb")) and copied
+    assert (work / "v3" / "00_setup.ipynb").read_bytes() == (ROOT / "notebooks" / "v3" / "00_setup.ipynb").read_bytes()
+    spec = json.loads((venv / "share/jupyter/kernels/lesson-7-1-sdk3/kernel.json").read_text(encoding="utf-8"))
+    assert spec["argv"][0] == str(sdk3_python) and spec["display_name"] == "Lesson 7.1 – SageMaker SDK 3.x"
+    assert (venv / "share/jupyter/kernels/lesson-7-1-sdk2/kernel.json").is_file()
+    assert not any(work.glob("*.ipynb")), "the v2 track's working copy is not touched"
+
+
+def test_kit_rejects_a_wrong_sdk_option(capsys):
+    kit = _kit()
+    assert kit.main(["setup", "--sdk", "4"]) == 2
+    assert "--sdk comes right after `setup` or `lab`, and is 2 (the default) or 3" in capsys.readouterr().out
+
+
 def test_setup_lab_installs_the_lab_extra_once_per_pyproject(tmp_path, monkeypatch):
     kit = _kit()
     calls = []
