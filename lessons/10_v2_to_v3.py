@@ -50,12 +50,20 @@
 import pandas as pd
 from IPython.display import display
 
+import lab_helpers
 from lab_helpers import sdk, tracks
 
 pd.set_option("display.max_colwidth", 90)
 
 # %% tags=["parameters"]
 MODE: str = ""  # "local" | "remote" | "" for automatic (LAB_MODE, else remote in Studio, local elsewhere)
+
+# %% [markdown]
+# The session, as in every notebook. The comparison itself builds both definitions offline, whatever the mode.
+
+# %%
+sess = lab_helpers.session(MODE or None)
+print(f"Mode: {lab_helpers.mode_of(sess)} · region {sess.boto_region_name} · bucket {sess.default_bucket()}")
 
 # %% [markdown]
 # This kernel's SDK, and where each track's environment is. The comparison below runs the other track's Python

@@ -94,6 +94,10 @@ def emulator(tmp_path_factory):
     # the SDK's user configuration in the v3 process: no usage telemetry (see above); JSON is YAML
     (folder / "sdk-config.yaml").write_text(json.dumps(config.LOCAL_SDK_CONFIG))
     with pytest.MonkeyPatch.context() as mp:
+        import boto3
+
+        # an earlier test's local session made its boto session boto3's default: this module's clients are AWS's
+        mp.setattr(boto3, "DEFAULT_SESSION", None)
         aws_emulator.use_fake_account(mp)
         server, endpoint = aws_emulator.serve(mp)
         try:
