@@ -37,10 +37,16 @@ import sys
 import venv
 from pathlib import Path
 
+
+
+def venv_python(venv_dir):
+    """The Python of the virtual environment in ``venv_dir``."""
+    return Path(venv_dir) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("KIT_VENV") or ROOT / ".venv").absolute()
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+PYTHON = venv_python(VENV)
 STAMP = VENV / ".kit-installed"
 LAB_STAMP = VENV / ".kit-lab-installed"
 EXERCISES = ROOT / "notebooks"
@@ -123,7 +129,7 @@ def setup_sdk3(venv_dir=VENV_SDK3):
     """
     _check_python()
     venv_dir = Path(venv_dir)
-    python = venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    python = venv_python(venv_dir)
     stamp = venv_dir / ".kit-installed"
     want = hashlib.sha256("\n".join(sdk3_requirements()).encode()).hexdigest()
     if python.exists() and stamp.exists() and stamp.read_text().strip() == want:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from . import sdk
@@ -31,6 +32,12 @@ class TrackUnavailable(RuntimeError):
     """A track's environment is not set up here; the message says which command sets it up."""
 
 
+def _check_builder(builder):
+    """Stop with the choices when ``builder`` is not one of the lesson's pipelines."""
+    if builder not in BUILDERS:
+        raise ValueError(f"No lesson pipeline {builder!r}: use one of {', '.join(BUILDERS)}.")
+
+
 def environment_python(major):
     """The Python of the kit's environment for SDK ``major`` (2 or 3): this kernel's when it has that SDK."""
     if major == sdk.major():
@@ -45,18 +52,21 @@ def local_definition(builder):
     Python's SDK on a local session."""
     from . import pipelines, sessions
 
-    if builder not in BUILDERS:
-        raise ValueError(f"No lesson pipeline {builder!r}: use one of {', '.join(BUILDERS)}.")
+    _check_builder(builder)
     sess = sessions.local_session()
     return json.loads(getattr(pipelines, f"{builder}_pipeline")(sess).definition())
 
 
 def definition(builder, major):
     """The definition (parsed JSON) SDK ``major`` builds for the lesson's ``builder`` pipeline, from that track's
-    environment (a child process, offline)."""
-    if builder not in BUILDERS:
-        raise ValueError(f"No lesson pipeline {builder!r}: use one of {', '.join(BUILDERS)}.")
-    python = environment_python(major)
+    environment (a child process, offline; once per process and ``LAB_HOME``)."""
+    _check_builder(builder)
+    return json.loads(_definition_text(builder, major, environment_python(major), os.environ.get("LAB_HOME")))
+
+
+@lru_cache(maxsize=None)
+def _definition_text(builder, major, python, lab_home):
+    """The definition as JSON text, built by a child process on ``python`` (``lab_home`` keys the cache only)."""
     if not python.exists():
         raise TrackUnavailable(f"The v{major} track's environment is not set up here (no {python}): run "
                                f"`{ENVIRONMENTS[major][2]}` in a terminal in the kit's folder, then run this cell again.")
@@ -68,7 +78,7 @@ def definition(builder, major):
     if proc.returncode != 0 or not last[0].startswith(_MARK):
         raise TrackUnavailable(f"The v{major} track ({python}) could not build the {builder} pipeline:\n"
                                f"{proc.stderr.strip()[-2000:]}")
-    return json.loads(last[0][len(_MARK):])
+    return last[0][len(_MARK):]
 
 
 def compare(builder="abalone"):

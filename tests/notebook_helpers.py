@@ -6,6 +6,7 @@ parallel (:class:`NotebookPool`).  The module is also a pytest plugin for the nb
 (``-p notebook_helpers``): see :func:`pytest_collectstart`.
 """
 
+import functools
 import os
 import re
 import subprocess
@@ -113,32 +114,29 @@ def _error_from_display(cell):
     return ename.strip() or "UnknownError", evalue.strip()
 
 
-def start_runs(pool, solutions, exercises, base, **run_kw):
+def start_runs(pool, solutions, exercises, base, **run_options):
     """Start the runs of one track's notebooks: the solutions in NN order sharing one LAB_HOME (like one learner),
-    and each exercise notebook that holds a stub in a fresh LAB_HOME of its own.  ``{name: future}`` per kind."""
+    and each exercise notebook that holds a stub in a fresh LAB_HOME of its own.  ``{name: future}`` per kind;
+    ``run_options`` (``kernel``, ``extra_env``) go to :func:`run_notebook`."""
     import nbformat
 
-    solution_runs = {p.name: pool.serial(_label(p), run_notebook, p, base / "solutions", base / "learner-home",
-                                         None, *_kw(run_kw)) for p in lesson_notebooks(solutions)}
+    run = functools.partial(run_notebook, **run_options)
+    solution_runs = {p.name: pool.serial(_label(p), run, p, base / "solutions", base / "learner-home")
+                     for p in lesson_notebooks(solutions)}
     exercise_runs = {}
     for path in lesson_notebooks(exercises):
         twin = Path(solutions) / path.name
         if (first_stub_cell_id(nbformat.read(path, as_version=4)) is None and twin.is_file()
                 and twin.read_bytes() == path.read_bytes()):
             continue  # no exercise: the same notebook as the solution, which runs anyway
-        exercise_runs[path.name] = pool.parallel(_label(path), run_notebook, path, base / "exercises",
-                                                 base / "exercise-homes" / path.stem, None, *_kw(run_kw))
+        exercise_runs[path.name] = pool.parallel(_label(path), run, path, base / "exercises",
+                                                 base / "exercise-homes" / path.stem)
     return solution_runs, exercise_runs
 
 
 def _label(path):
     """A notebook's label in reports and test ids: ``solutions/06_pipeline``, ``v3/06_pipeline``."""
     return f"{Path(path).parent.name}/{Path(path).stem}"
-
-
-def _kw(run_kw):
-    """``run_notebook``'s ``kernel`` and ``extra_env`` as positional arguments (the pool passes positionals)."""
-    return run_kw.get("kernel", KERNEL), run_kw.get("extra_env")
 
 
 def first_stub_cell_id(nb):

@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from notebook_helpers import ROOT, SOLUTIONS
+from sdk_envs import kit as _kit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -93,15 +94,6 @@ def _kernelspec():
     """The notebook metadata naming the kit's kernel, as the lesson notebooks carry it."""
     kit = _kit()
     return {"name": kit.KERNEL_NAME, "display_name": kit.KERNEL_DISPLAY_NAME, "language": "python"}
-
-
-def _kit():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _free_port():

@@ -1,19 +1,13 @@
 """``python3 kit.py lab``: the working copy is made once and never overwritten, the kernel goes into the kit's
 environment, and the command opens JupyterLab on the working copy - all without starting a server."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
+from sdk_envs import kit as _kit
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _kit():
-    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_work_copy_is_made_once_and_never_overwritten(tmp_path):

@@ -7,37 +7,21 @@ notebook stops first at its first exercise stub.  If the v3 environment cannot b
 saying why - except under CI=true, where they fail.
 """
 
-import importlib.util
-import os
-
 import nbformat
 import pytest
-import sdk_envs
 
-from notebook_helpers import EXERCISES, ROOT, SOLUTIONS, STUB, NotebookPool, first_stub_cell_id, lesson_notebooks, start_runs
+from notebook_helpers import EXERCISES, SOLUTIONS, STUB, NotebookPool, first_stub_cell_id, lesson_notebooks, start_runs
+from sdk_envs import kit as _kit
 
 V3_SOLUTIONS, V3_EXERCISES = SOLUTIONS / "v3", EXERCISES / "v3"
 V3_KERNEL = "lesson-7-1-sdk3"
 
 
-def _kit():
-    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def v3_runs(request, tmp_path_factory):
+def v3_runs(request, tmp_path_factory, v3_python):
     """Futures of every v3 notebook run, started at once in the background on the v3 kernel."""
-    try:
-        python = sdk_envs.v3_python()
-    except sdk_envs.EnvUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the v3 track: {exc}")
-        pytest.skip(str(exc))
     base = tmp_path_factory.mktemp("notebook-runs-v3")
-    _kit().write_kernel_spec(base / "unused", python, data_dir=base / "jupyter", sdk=3)
+    _kit().write_kernel_spec(base / "unused", v3_python, data_dir=base / "jupyter", sdk=3)
     extra_env = {"JUPYTER_PATH": str(base / "jupyter")}
     pool = NotebookPool()
     solutions, exercises = start_runs(pool, V3_SOLUTIONS, V3_EXERCISES, base, kernel=V3_KERNEL, extra_env=extra_env)

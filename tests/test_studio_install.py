@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 import sdk_envs
+from sdk_envs import kit as _kit
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
@@ -44,13 +45,6 @@ STANDIN_REQUIREMENTS = ("sagemaker==3.12.0", "sagemaker-core==2.12.0", "sagemake
 STANDIN_CACHE = ROOT / ".kit-cache"
 GUARD_FIRST_LINE = "# Kernel check (imports nothing from the kit)"
 KERNEL_CHECK_MARKER = "# KERNEL CHECK"  # the lessons' line that the build replaces with lessons/kernel_check.py
-
-
-def _kit():
-    spec = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _build_tool():

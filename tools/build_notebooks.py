@@ -16,6 +16,7 @@ reduced to ``tags``, and only the ``kernelspec`` and ``language_info`` notebook 
 """
 
 import argparse
+import importlib.util
 import json
 import re
 import string
@@ -28,12 +29,14 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
 VARIANTS = ("exercise", "solution")
-#: Per track: the SDK major version its notebooks need, the kernel they name (``python3 kit.py setup`` registers
-#: the v2 one, ``python3 kit.py setup --sdk 3`` the v3 one), and where its exercise and solution notebooks go.
+_KIT_SPEC = importlib.util.spec_from_file_location("kit", ROOT / "kit.py")
+_KIT = importlib.util.module_from_spec(_KIT_SPEC)
+_KIT_SPEC.loader.exec_module(_KIT)
+#: Per track: the SDK major version its notebooks need, the kernel they name (kit.py's ``KERNELS``: ``python3 kit.py
+#: setup`` registers the v2 one, ``python3 kit.py setup --sdk 3`` the v3 one), and where its notebooks go.
 TRACKS = {
-    "v2": {"sdk": "2", "kernel": ("lesson-7-1-sdk2", "Lesson 7.1 – SageMaker SDK 2.x"),
-           "exercise": ROOT / "notebooks", "solution": ROOT / "solutions"},
-    "v3": {"sdk": "3", "kernel": ("lesson-7-1-sdk3", "Lesson 7.1 – SageMaker SDK 3.x"),
+    "v2": {"sdk": "2", "kernel": _KIT.KERNELS[2], "exercise": ROOT / "notebooks", "solution": ROOT / "solutions"},
+    "v3": {"sdk": "3", "kernel": _KIT.KERNELS[3],
            "exercise": ROOT / "notebooks" / "v3", "solution": ROOT / "solutions" / "v3"},
 }
 #: Lessons that exist in one track only: {lesson stem: track}
