@@ -42,7 +42,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOKS = ["06_pipeline.ipynb", "07_monitoring.ipynb"]  # in this order: 07 also looks at 06's failed run
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 RUN_TIMEOUT = 300  # seconds for one notebook's Run All
-START_TIMEOUT = 60  # seconds for JupyterLab to answer, a page to load, a kernel to start
+START_TIMEOUT = 60  # seconds for JupyterLab to answer, a page to load
+KERNEL_TIMEOUT = 180  # seconds for a kernel to start and the page to connect to it (a busy CI machine)
 TOKEN = "kit-browser-test"
 INSTALL_HINT = ("install Chromium and its driver: Debian/Ubuntu `sudo apt-get install chromium chromium-driver`; "
                 "macOS: Google Chrome and `brew install --cask chromedriver`; or set LAB_CHROME and LAB_CHROMEDRIVER")
@@ -200,16 +201,14 @@ class Lab:
                 raise TimeoutError(f"waited {timeout} s for {what}")
             time.sleep(every)
 
-    def open_notebook(self, name, kernel=True):
-        """Open ``name`` at /lab/tree/; with ``kernel``, accept the kit's kernel if JupyterLab asks and wait until
-        the kernel is idle."""
+    def open_notebook(self, name):
+        """Open ``name`` at /lab/tree/, accept the kit's kernel if JupyterLab asks, and wait until the kernel is
+        idle and the page connected to it; return the session."""
         from selenium.webdriver.common.by import By
 
         self.driver.get(f"{self.url}/lab/tree/{name}?reset&token={TOKEN}")
         self.wait(f"{name} to show its cells", lambda: self.js(
             "return document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').length"))
-        if not kernel:
-            return None
 
         def kernel_idle():
             dialogs = self.driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog")
@@ -217,12 +216,19 @@ class Lab:
                 assert _kit().KERNEL_DISPLAY_NAME in dialogs[0].text, f"unexpected dialog: {dialogs[0].text}"
                 dialogs[0].find_element(By.CSS_SELECTOR, ".jp-mod-accept").click()
                 return False
-            session = self.session_of(name)
-            return session is not None and session["kernel"]["execution_state"] == "idle" and session
+            return self.connected_session(name)
 
-        session = self.wait(f"the kernel of {name} to start", kernel_idle)
+        session = self.wait(f"the kernel of {name} to start and the page to connect to it", kernel_idle,
+                            timeout=KERNEL_TIMEOUT)
         assert session["kernel"]["name"] == _kit().KERNEL_NAME
         return session
+
+    def connected_session(self, name):
+        """The session of ``name`` once its kernel is idle and the page holds a connection to it, else None."""
+        session = self.session_of(name)
+        kernel = session["kernel"] if session else {}
+        ready = kernel.get("execution_state") == "idle" and kernel.get("connections", 0) > 0
+        return session if ready else None
 
     def run_all(self, name, timeout=RUN_TIMEOUT):
         """Run → Run All Cells through the menus, then wait until no cell is queued and the kernel is idle."""
@@ -263,7 +269,7 @@ class Lab:
 
     def show(self, name):
         """Open ``name`` without running it; once its last cell (the sentinel) is typeset, report what it shows."""
-        self.open_notebook(name, kernel=False)
+        self.open_notebook(name)  # JupyterLab starts a kernel for it anyway: let it connect (see stop_kernel)
         self.wait(f"the math in the last cell of {name} to be typeset",
                   lambda: self.js("const cells = document.querySelectorAll("
                                   "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');"
@@ -271,10 +277,18 @@ class Lab:
         return self.report(name)
 
     def stop_kernel(self, name):
-        """Shut down the kernel of notebook ``name`` (frees memory before the next notebook)."""
-        session = self.session_of(name)
-        if session:
-            self.api(f"sessions/{session['id']}", method="DELETE")
+        """Shut down the kernel of notebook ``name`` (frees memory before the next notebook), once the page is
+        connected to it.
+
+        A kernel shut down while it starts leaves the page's WebSocket handshake unanswered: the server waits
+        60 s (its ``kernel_info_timeout``) for a reply that never comes, and Chromium opens no other WebSocket
+        to the same server meanwhile (one handshake at a time per host, RFC 6455 4.1), so the next notebook's
+        kernel cannot connect for that minute.
+        """
+        session = self.wait(f"the kernel of {name} to be connected before it is stopped",
+                            lambda: self.connected_session(name), timeout=KERNEL_TIMEOUT)
+        self.api(f"sessions/{session['id']}", method="DELETE")
+        self.wait(f"the session of {name} to end", lambda: self.session_of(name) is None)
 
     def screenshot(self, path):
         """The whole open notebook as one PNG: the notebook area scrolled page by page, then stitched."""
