@@ -312,25 +312,25 @@ register_args = model.register(
     model_metrics=model_metrics,
 )
 # END EXERCISE
-step_register_v2 = ModelStep(name="RegisterModelV2", step_args=register_args)
+step_register_metrics = ModelStep(name="RegisterWithMetrics", step_args=register_args)
 
 # %% [markdown] track="v2"
 # Checkpoint: the step exists and expands into a registration step.
 
 # %% tags=["nbval-check-output"] track="v2"
-names = [step.name for step in step_register_v2.steps]
-assert isinstance(step_register_v2, ModelStep), "Make step_register_v2 a ModelStep(name=..., step_args=register_args)."
-assert names == ["RegisterModelV2-RegisterModel"], f"Got {names}: pass the result of model.register(...) as step_args."
+names = [step.name for step in step_register_metrics.steps]
+assert isinstance(step_register_metrics, ModelStep), "Make step_register_metrics a ModelStep(name=..., step_args=register_args)."
+assert names == ["RegisterWithMetrics-RegisterModel"], f"Got {names}: pass the result of model.register(...) as step_args."
 print("Checkpoint passed:", names)
 
 # %% [markdown] track="v3"
 # Checkpoint: the step exists and is a registration step.
 
 # %% tags=["nbval-check-output"] track="v3"
-assert isinstance(step_register_v2, ModelStep), "Make step_register_v2 a ModelStep(name=..., step_args=register_args)."
-kind = step_register_v2.step_type.value
+assert isinstance(step_register_metrics, ModelStep), "Make step_register_metrics a ModelStep(name=..., step_args=register_args)."
+kind = step_register_metrics.step_type.value
 assert kind == "RegisterModel", f"Got a {kind} step: pass the result of model.register(...) as step_args."
-print("Checkpoint passed:", step_register_v2.name, kind)
+print("Checkpoint passed:", step_register_metrics.name, kind)
 
 # %% [markdown]
 # ## 6. What SageMaker receives
@@ -343,7 +343,7 @@ print("Checkpoint passed:", step_register_v2.name, kind)
 preview = Pipeline(
     name="RegistrationPreview",
     parameters=[model_approval_status],
-    steps=[step_train, step_register_v2],
+    steps=[step_train, step_register_metrics],
     sagemaker_session=sess,
 )
 definition = json.loads(preview.definition())

@@ -2,11 +2,12 @@
 
 One kernel plays one learner's Studio session in one fake AWS account (``tests/aws_emulator.py``: moto
 in the kernel process, fake credentials, region eu-west-2, an execution role in ``LAB_ROLE_ARN``, no
-connection off this machine).  The ten solution notebooks run in it in NN order with ``MODE="remote"``
+connection off this machine).  The solution notebooks run in it in NN order with ``MODE="remote"``
 (papermill's parameter injection; 09 with ``DELETE=True``), the kernel's variables reset between
 notebooks as a kernel restart would.  So every remote-mode code path of the notebooks runs: the SDK
 builds and uploads, ``upsert``/``start``/``wait``/``describe``, the automation set-up and teardown,
-the inventory and the clean-up.
+the inventory and the clean-up.  Both tracks run so: v2 (``solutions/``) on this Python, v3
+(``solutions/v3``) on the v3 track's environment (``python3 kit.py setup --sdk 3``), each in its own account.
 
 What an emulator cannot give - a job's output, an execution's step list, a model version that a run
 registered, a Lambda function that runs - only a real AWS run produces.  The cells that read such
@@ -18,6 +19,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import nbformat
@@ -26,9 +28,12 @@ import pytest
 
 import aws_emulator
 from notebook_helpers import CELL_TIMEOUT, KERNEL, SOLUTIONS, CellError, lesson_notebooks
+from sdk_envs import kit as _kit
 
 NEEDS_AWS = "needs-aws"
+TRACKS = {"v2": SOLUTIONS, "v3": SOLUTIONS / "v3"}  # each track's solution notebooks
 NOTEBOOKS = lesson_notebooks(SOLUTIONS)
+NAMES = [path.name for path in NOTEBOOKS]
 PARAMETERS = {"09_cleanup.ipynb": {"DELETE": True}}
 PROBE_HOST = "aws.amazon.com"
 KIT_PREFIX = "pipelines-lab/"
@@ -87,17 +92,17 @@ def _text(cell):
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
-def run_lesson(notebooks, out_dir, env):
+def run_lesson(notebooks, out_dir, env, kernel=KERNEL):
     """Run the notebooks one after another in one kernel; a failing cell ends its notebook, not the lesson."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_PROBE, id="emulator-probe")],
-                                     metadata={"kernelspec": {"name": KERNEL, "language": "python",
+                                     metadata={"kernelspec": {"name": kernel, "language": "python",
                                                               "display_name": "Python 3"}})
-    client = NotebookClient(probe, timeout=CELL_TIMEOUT, kernel_name=KERNEL, startup_timeout=120,
-                            resources={"metadata": {"path": str(SOLUTIONS)}})
+    client = NotebookClient(probe, timeout=CELL_TIMEOUT, kernel_name=kernel, startup_timeout=120,
+                            resources={"metadata": {"path": str(Path(notebooks[0]).parent)}})
     results = []
     with client.setup_kernel(env=env):
         client.execute_cell(probe.cells[0], 0)
@@ -129,23 +134,32 @@ def run_lesson(notebooks, out_dir, env):
     return probe_output, {r.name: r for r in results}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=list(TRACKS))
 def lesson(request, tmp_path_factory):
-    base = tmp_path_factory.mktemp("remote-emulator")
+    """One track's solution notebooks run in remote mode against the emulator, in one kernel."""
+    track = request.param
+    base = tmp_path_factory.mktemp(f"remote-emulator-{track}")
     log = base / "network.log"
     env = aws_emulator.emulator_env(dict(os.environ, LAB_HOME=str(base / "lab-home")), base / "site", log)
+    kernel = KERNEL
+    if track == "v3":  # the v3 track's kernel, registered for this run only
+        kit = _kit()
+        kit.write_kernel_spec(base / "unused", request.getfixturevalue("v3_python"), data_dir=base / "jupyter", sdk=3)
+        kernel = kit.KERNELS[3][0]
+        env["JUPYTER_PATH"] = str(base / "jupyter")
+    notebooks = lesson_notebooks(TRACKS[track])
     started = time.perf_counter()
-    probe, results = run_lesson(NOTEBOOKS, base / "executed", env)
+    probe, results = run_lesson(notebooks, base / "executed", env, kernel)
     wall = time.perf_counter() - started
-    yield {"probe": probe, "results": results, "log": log}
+    yield {"track": track, "probe": probe, "results": results, "log": log, "notebooks": notebooks}
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        print("\n" + report(results, wall))
+        print("\n" + report(results, wall, track))
 
 
-def report(results, wall):
+def report(results, wall, track):
     skipped = sum(len(r.skipped) for r in results.values())
-    lines = [f"Remote mode against the AWS emulator (one kernel, {wall:.1f}s): "
+    lines = [f"Remote mode against the AWS emulator, {track} track (one kernel, {wall:.1f}s): "
              f"{skipped} cell(s) tagged {NEEDS_AWS} skipped, they need a real AWS run:"]
     for r in results.values():
         status = "ok" if r.error is None else f"FAILED in cell {r.error.cell_id}"
@@ -167,14 +181,20 @@ def test_the_kernel_is_offline_and_stays_so(lesson):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_remote_mode(path, lesson):
-    result = lesson["results"][path.name]
+def test_both_tracks_have_the_same_notebooks(lesson):
+    assert [path.name for path in lesson["notebooks"]] == NAMES, f"the {lesson['track']} track's notebooks differ"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES, ids=lambda name: name[:-len(".ipynb")])
+def test_notebook_runs_in_remote_mode(name, lesson):
+    result = lesson["results"][name]
+    source = f"lessons/{name[:-len('.ipynb')]}.py ({lesson['track']} track)"
     assert result.error is None, (
-        f"{path.name} failed in remote mode against the emulator, in {result.error}\n"
-        f"If the cell needs what only a real AWS run produces, tag it {NEEDS_AWS} in lessons/{path.stem}.py.")
-    assert "Mode: remote" in result.stdout, f"{path.name} did not run in remote mode:\n{result.stdout[:2000]}"
-    if path.name != "02_parameters.ipynb":  # 02 prints the session class instead of the bucket
+        f"{name} failed in remote mode against the emulator, in {result.error}\n"
+        f"If the cell needs what only a real AWS run produces, tag it {NEEDS_AWS} in {source}.")
+    assert "Mode: remote" in result.stdout, f"{name} did not run in remote mode:\n{result.stdout[:2000]}"
+    if name != "02_parameters.ipynb":  # 02 prints the session class instead of the bucket
         assert f"bucket sagemaker-{aws_emulator.REGION}-{aws_emulator.ACCOUNT}" in result.stdout
 
 
@@ -188,7 +208,8 @@ def _inventory_after(lesson, name):
 def test_notebooks_that_clean_up_leave_nothing_behind(lesson):
     # 03 and 04 create, run and delete a pipeline each (papermill reads PIPELINE_NAME from them)
     for name in ("03_training_step.ipynb", "04_model_step.ipynb"):
-        pipeline = papermill.inspect_notebook(str(SOLUTIONS / name))["PIPELINE_NAME"]["default"].strip("\"'")
+        pipeline = papermill.inspect_notebook(str(TRACKS[lesson["track"]] / name))["PIPELINE_NAME"]["default"]
+        pipeline = pipeline.strip("\"'")
         assert pipeline not in _inventory_after(lesson, name)["pipelines"], f"{name} left {pipeline} behind"
     # 08 tears the trigger down: no function, queue, topic, rule or role of it is left
     after_08 = _inventory_after(lesson, "08_automation.ipynb")
@@ -204,9 +225,10 @@ def test_notebooks_that_clean_up_leave_nothing_behind(lesson):
     assert after_09["s3_objects"] == [], after_09["s3_objects"]
 
 
-def test_needs_aws_cells_are_few_and_never_the_setup_or_clean_up():
+@pytest.mark.parametrize("track", TRACKS)
+def test_needs_aws_cells_are_few_and_never_the_setup_or_clean_up(track):
     total = code = 0
-    for path in NOTEBOOKS:
+    for path in lesson_notebooks(TRACKS[track]):
         nb = nbformat.read(path, as_version=4)
         code += sum(cell.cell_type == "code" for cell in nb.cells)
         by_id = {cell.get("id"): cell for cell in nb.cells}
