@@ -13,7 +13,8 @@ Grid and Bayesian in one pipeline (Grid enumerates its grid); a
 observations, ``OverallBestTrainingJob``, the 500-job limit); requests AWS refuses; a tuning step whose
 training jobs all fail; a retry policy retrying one whose jobs hit internal errors; stopping an execution
 (or StopHyperParameterTuningJob) stops the tuning job and its training jobs; a fault of the strategy or a
-killed runner ends the tuning job and its training jobs Failed, never InProgress forever.  The strategies on their own: values drawn on each scaling
+killed runner ends the tuning job and its training jobs Failed, never InProgress forever (a job listed but
+never created included).  The strategies on their own: values drawn on each scaling
 type's scale, Bayesian search concentrating where the objective is good, warm-start results as priors.
 """
 
@@ -712,3 +713,40 @@ def test_a_killed_runner_ends_the_tuning_job_and_its_training_jobs(home, sess, s
     for job in all_pages(sm, name):
         assert job["TrainingJobStatus"] == "Failed" and "ended (Failed) while it ran" in job["FailureReason"]
         assert sm.describe_training_job(TrainingJobName=job["TrainingJobName"])["TrainingJobStatus"] == "Failed"
+
+
+def test_a_training_job_listed_but_never_created_ends_as_a_training_job_too(home, sess, sm, role, score_source,
+                                                                            monkeypatch):
+    """The runner dies between listing a training job under its tuning job and creating it (the window the
+    killed-runner test can hit): once the tuning job has ended, the listed job is a Failed training job that
+    DescribeTrainingJob answers, as every job AWS lists is."""
+    from sagemaker.tuner import ContinuousParameter
+    from sagemaker.workflow.steps import TuningStep
+
+    from lab_helpers.local.cloud import LocalCloud
+    from lab_helpers.local.jobs.runtime import Runtime
+
+    class Died(BaseException):
+        """The process ending there (nothing after it in the process runs)."""
+
+    def dies_before_creating(self, key, request, should_stop=None):
+        raise Died()
+
+    monkeypatch.setattr(Runtime, "create", dies_before_creating)
+    tuner = score_tuner(sess, role, score_source, {"alpha": ContinuousParameter(0.0, 1.0)}, max_jobs=1)
+    request = without_none(dict(TuningStep(name="T", step_args=tuner.fit()).arguments,
+                                HyperParameterTuningJobName="died-early"))
+    with pytest.raises(Died):
+        sm.create_hyper_parameter_tuning_job(**request)  # runs in this process, which "dies" at the job
+    monkeypatch.undo()
+    [listed] = all_pages(sm, "died-early")
+    assert listed["TrainingJobStatus"] == "InProgress"
+    with pytest.raises(ClientError, match="does not exist"):
+        sm.describe_training_job(TrainingJobName=listed["TrainingJobName"])
+    # what the engine does when it finds the execution's runner gone: the tuning job ends Failed
+    LocalCloud.get(home).sagemaker.tuning._set("died-early", HyperParameterTuningJobStatus="Failed",
+                                               FailureReason="its runner ended before it finished")
+    [listed] = all_pages(sm, "died-early")
+    assert listed["TrainingJobStatus"] == "Failed" and "ended (Failed) while it ran" in listed["FailureReason"]
+    described = sm.describe_training_job(TrainingJobName=listed["TrainingJobName"])
+    assert described["TrainingJobStatus"] == "Failed" and described["FailureReason"] == listed["FailureReason"]
