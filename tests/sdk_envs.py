@@ -39,5 +39,14 @@ def v3_python():
             raise EnvUnavailable(f"the SDK v3 environment could not be set up in {venv_dir}: {exc}") from exc
 
 
+def v3_kernel(python, folder):
+    """Register the v3 track's kernel (running ``python``) under ``folder`` for one test run; returns its name and
+    the environment variables that let Jupyter find it."""
+    module = kit()
+    data_dir = Path(folder) / "jupyter"
+    module.write_kernel_spec(Path(folder) / "unused", python, data_dir=data_dir, sdk=3)
+    return module.KERNELS[3][0], {"JUPYTER_PATH": str(data_dir)}
+
+
 if __name__ == "__main__":
     print(v3_python())

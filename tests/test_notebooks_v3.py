@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from notebook_helpers import EXERCISES, SOLUTIONS, STUB, NotebookPool, first_stub_cell_id, lesson_notebooks, start_runs
-from sdk_envs import kit as _kit
+from sdk_envs import v3_kernel
 
 V3_SOLUTIONS, V3_EXERCISES = SOLUTIONS / "v3", EXERCISES / "v3"
 V3_KERNEL = "lesson-7-1-sdk3"
@@ -21,10 +21,9 @@ V3_KERNEL = "lesson-7-1-sdk3"
 def v3_runs(request, tmp_path_factory, v3_python):
     """Futures of every v3 notebook run, started at once in the background on the v3 kernel."""
     base = tmp_path_factory.mktemp("notebook-runs-v3")
-    _kit().write_kernel_spec(base / "unused", v3_python, data_dir=base / "jupyter", sdk=3)
-    extra_env = {"JUPYTER_PATH": str(base / "jupyter")}
+    kernel, extra_env = v3_kernel(v3_python, base)
     pool = NotebookPool()
-    solutions, exercises = start_runs(pool, V3_SOLUTIONS, V3_EXERCISES, base, kernel=V3_KERNEL, extra_env=extra_env)
+    solutions, exercises = start_runs(pool, V3_SOLUTIONS, V3_EXERCISES, base, kernel=kernel, extra_env=extra_env)
     yield {"solutions": solutions, "exercises": exercises}
     pool.shutdown()
     capture = request.config.pluginmanager.getplugin("capturemanager")

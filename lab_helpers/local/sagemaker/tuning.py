@@ -153,7 +153,7 @@ class Tuning:
         self.runtime.end_with_step({_TRAINING.key: {"Arn": trial["TrainingJobArn"]}}, final, reason, now)
         if self.store.get(_TRAINING.store_kind, trial["TrainingJobName"].lower()) is None:
             # the process died between listing the job and creating it: the listed job exists, as in AWS
-            self._record_unrun(trial["TrainingJobName"], trial["TrainingJobArn"], final, trial["CreationTime"],
+            self._record_unrun(trial["TrainingJobName"], trial["TrainingJobArn"], final, trial["CreationTime"], now,
                                reason if final == "Failed" else None)
         trial.update(TrainingJobStatus=final, TrainingEndTime=now, ObjectiveStatus="Failed")
         if final == "Failed":
@@ -387,7 +387,7 @@ class Tuning:
         except JobStopped:
             pass
         except ApiError as exc:  # refused before it ran (a name clash): the job failed
-            self._record_unrun(job, arn, "Failed", now, f"ClientError: {exc.message}")
+            self._record_unrun(job, arn, "Failed", now, time.time(), f"ClientError: {exc.message}")
         described = self.store.get(_TRAINING.store_kind, job.lower()) or {}
         status = described.get("TrainingJobStatus", "Failed")
         value = next((m["Value"] for m in described.get("FinalMetricDataList") or []
@@ -405,10 +405,10 @@ class Tuning:
         self.store.put(TRIAL_KIND, job.lower(), arn, summary, parent=doc["HyperParameterTuningJobArn"])
         return value
 
-    def _record_unrun(self, job, arn, status, created, reason=None):
+    def _record_unrun(self, job, arn, status, created, ended, reason=None):
         """Record a training job of the tuning job that never ran (refused, or its process died first)."""
         doc = {"TrainingJobName": job, "TrainingJobArn": arn, "TrainingJobStatus": status, "CreationTime": created,
-               "TrainingEndTime": time.time(), "LastModifiedTime": time.time()}
+               "TrainingEndTime": ended, "LastModifiedTime": ended}
         if reason:
             doc["FailureReason"] = reason
         self.store.put(_TRAINING.store_kind, job.lower(), arn, doc)
